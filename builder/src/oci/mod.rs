@@ -1,0 +1,1 @@
+//! oci (to be written).

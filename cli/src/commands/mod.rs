@@ -1,0 +1,62 @@
+//! Top-level command tree. One module per command group, one file per command.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// strata: build images from Dockerfiles and run containers, without a daemon.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Store root (images, layers, containers).
+    #[arg(
+        long,
+        global = true,
+        env = "STRATA_ROOT",
+        default_value = "/var/lib/strata"
+    )]
+    pub root: PathBuf,
+    /// More log output (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print version information.
+    Version,
+}
+
+/// Runs the command and returns the process exit code. Errors are printed as
+/// one line starting with `Error:`; strata's own failures exit 125 for
+/// container commands (like Docker) and 1 otherwise.
+pub fn run(cli: Cli) -> i32 {
+    init_logging(cli.verbose);
+    let result: anyhow::Result<i32> = match cli.command {
+        Command::Version => {
+            println!("strata version {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            1
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format_timestamp(None)
+        .init();
+}
