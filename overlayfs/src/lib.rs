@@ -15,7 +15,9 @@
 use std::path::{Path, PathBuf};
 
 /// What to stack and how to serve it.
-#[derive(Debug, Clone)]
+/// Callers build it as `Config { lowerdirs, ..Default::default() }` so that
+/// new options do not break them.
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Read-only layers, top-most first.
     pub lowerdirs: Vec<PathBuf>,
