@@ -54,6 +54,8 @@ pub mod time;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_images;
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
