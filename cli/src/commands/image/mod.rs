@@ -10,6 +10,7 @@ mod import;
 mod inspect;
 mod ls;
 mod mount;
+mod prune;
 mod rm;
 mod tag;
 mod umount;
@@ -36,6 +37,8 @@ pub enum ImageCommand {
     Ls(ls::Args),
     /// Mount an image read-only to browse it.
     Mount(mount::Args),
+    /// Remove unused images.
+    Prune(prune::Args),
     /// Remove one or more images.
     #[command(visible_alias = "remove")]
     Rm(rm::Args),
@@ -54,6 +57,7 @@ pub fn run(root: &Path, args: ImageArgs) -> anyhow::Result<i32> {
         ImageCommand::Inspect(a) => inspect::run(root, a),
         ImageCommand::Ls(a) => ls::run(root, a),
         ImageCommand::Mount(a) => mount::run(root, a),
+        ImageCommand::Prune(a) => prune::run(root, a),
         ImageCommand::Rm(a) => rm::run(root, a),
         ImageCommand::Tag(a) => tag::run(root, a),
         ImageCommand::Umount(a) => umount::run(a),
