@@ -6,15 +6,8 @@ use std::path::Path;
 use crate::commands::context::open_store;
 use crate::commands::system::prune::{ask, print_report};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Remove all images not used by a container, not just dangling ones.
-    #[arg(short, long)]
-    pub all: bool,
-    /// Do not prompt for confirmation.
-    #[arg(short, long)]
-    pub force: bool,
-}
+/// Same flags as `system prune`.
+pub use crate::commands::system::prune::Args;
 
 pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
     let question = if args.all {
