@@ -1,0 +1,305 @@
+//! The union filesystem core: operations that take inode numbers and
+//! names and return results or errnos, without knowing about FUSE replies
+//! (`adapter.rs` is the thin layer between the two).
+//!
+//! Concurrency: `ns` is a readers-writer lock over the union's namespace
+//! and metadata. Operations that only read take it shared; operations that
+//! change the upper layer (create, remove, rename, copy-up, setattr,
+//! xattr writes) take it exclusive, so a lookup never sees a half-done
+//! rename or copy-up. Data I/O on open files takes no lock. The inode table
+//! has its own mutex, held only for bookkeeping, never across I/O; the
+//! order is always `ns` then `table`.
+
+mod attr;
+mod dir;
+mod file;
+mod namespace;
+mod rename;
+mod xattr;
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{Errno, FileAttr, FileType, INodeNo};
+
+use crate::copyup;
+use crate::handles::{Handles, OpenDir, OpenFile};
+use crate::layers::{Found, Layer, Stack};
+use crate::readdir;
+use crate::table::{Key, Node, ROOT_INO, Table};
+
+pub use attr::SetAttr;
+pub use namespace::NewObject;
+
+pub type Res<T> = Result<T, Errno>;
+
+/// Who asks: new objects are owned by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Creds {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+pub fn errno(e: io::Error) -> Errno {
+    Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+pub fn nix_errno(e: nix::Error) -> Errno {
+    Errno::from_i32(e as i32)
+}
+
+fn key_of(meta: &std::fs::Metadata) -> Key {
+    (meta.dev(), meta.ino())
+}
+
+fn system_time(sec: i64, nsec: i64) -> SystemTime {
+    if sec >= 0 {
+        UNIX_EPOCH + Duration::new(sec as u64, nsec as u32)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(sec.unsigned_abs()) + Duration::from_nanos(nsec as u64)
+    }
+}
+
+/// FUSE attributes of a backing object, under the union's inode number.
+pub fn file_attr(ino: u64, meta: &std::fs::Metadata, merged_dir: bool) -> FileAttr {
+    let kind = FileType::from_std(meta.file_type()).unwrap_or(FileType::RegularFile);
+    FileAttr {
+        ino: INodeNo(ino),
+        size: meta.size(),
+        blocks: meta.blocks(),
+        atime: system_time(meta.atime(), meta.atime_nsec()),
+        mtime: system_time(meta.mtime(), meta.mtime_nsec()),
+        ctime: system_time(meta.ctime(), meta.ctime_nsec()),
+        crtime: UNIX_EPOCH,
+        kind,
+        perm: (meta.mode() & 0o7777) as u16,
+        // Kernel overlayfs reports 1 for a directory merged from several
+        // layers, since its real link count is unknowable (ovl_getattr).
+        nlink: if merged_dir { 1 } else { meta.nlink() as u32 },
+        uid: meta.uid(),
+        gid: meta.gid(),
+        rdev: meta.rdev() as u32,
+        blksize: meta.blksize() as u32,
+        flags: 0,
+    }
+}
+
+/// Either side of the namespace lock, held for its scope.
+pub(crate) enum NsGuard<'a> {
+    Read(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
+    Write(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
+}
+
+#[derive(Debug)]
+pub struct UnionFs {
+    pub(crate) stack: Stack,
+    table: Mutex<Table>,
+    ns: RwLock<()>,
+    pub(crate) files: Handles<OpenFile>,
+    pub(crate) dirs: Handles<OpenDir>,
+    tmp_seq: AtomicU64,
+    /// Scratch dir for copy-up and atomic replacement (`<workdir>/strata`).
+    scratch: Option<PathBuf>,
+}
+
+impl UnionFs {
+    /// Builds the union over `stack`. Clears leftovers of a previous
+    /// session from the scratch dir under `work/`.
+    pub fn new(stack: Stack) -> io::Result<Self> {
+        let root = stack.resolve_root()?;
+        let key = key_of(&root.meta);
+        let node = Node::new(FileType::Directory, root.layer, PathBuf::new(), root.merged);
+        let scratch = stack.work.as_ref().map(|w| w.join("strata"));
+        if let Some(s) = &scratch {
+            if s.symlink_metadata().is_ok() {
+                std::fs::remove_dir_all(s)?;
+            }
+            std::fs::create_dir(s)?;
+            std::fs::set_permissions(s, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        }
+        Ok(UnionFs {
+            stack,
+            table: Mutex::new(Table::new(node, key)),
+            ns: RwLock::new(()),
+            files: Handles::default(),
+            dirs: Handles::default(),
+            tmp_seq: AtomicU64::new(0),
+            scratch,
+        })
+    }
+
+    pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
+        // Table updates are single calls that leave it consistent, so a
+        // panic elsewhere does not make it unusable.
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn read_ns(&self) -> RwLockReadGuard<'_, ()> {
+        self.ns.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn write_ns(&self) -> Res<RwLockWriteGuard<'_, ()>> {
+        if self.stack.upper.is_none() {
+            return Err(Errno::EROFS);
+        }
+        Ok(self.ns.write().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(crate) fn node(&self, ino: u64) -> Res<Node> {
+        self.table().get(ino).cloned().ok_or(Errno::ENOENT)
+    }
+
+    /// A fresh path in the scratch dir.
+    pub(crate) fn tmp_path(&self) -> Res<PathBuf> {
+        let s = self.scratch.as_ref().ok_or(Errno::EROFS)?;
+        Ok(s.join(format!("t{}", self.tmp_seq.fetch_add(1, Ordering::Relaxed))))
+    }
+
+    /// The path and merged layers of directory `ino`.
+    pub(crate) fn dir_of(&self, ino: u64) -> Res<(PathBuf, Vec<Layer>)> {
+        let node = self.node(ino)?;
+        if !node.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
+        Ok((path, node.merged))
+    }
+
+    /// Attributes of `ino` (from an open file when the node has no name left).
+    pub(crate) fn attr(&self, ino: u64) -> Res<FileAttr> {
+        let node = self.node(ino)?;
+        if node.unlinked() {
+            // No name left: the object lives on for open files only.
+            let meta = match self.files.find(|f| f.ino == ino) {
+                Some(open) => open.file.metadata().map_err(errno)?,
+                None if node.layer == Layer::Upper => return Err(Errno::ENOENT),
+                None => self
+                    .stack
+                    .path(node.layer, &node.src)
+                    .symlink_metadata()
+                    .map_err(errno)?,
+            };
+            return Ok(FileAttr {
+                nlink: 0,
+                ..file_attr(ino, &meta, false)
+            });
+        }
+        let meta = self
+            .stack
+            .path(node.layer, &node.src)
+            .symlink_metadata()
+            .map_err(errno)?;
+        Ok(file_attr(
+            ino,
+            &meta,
+            node.is_dir() && node.merged.len() > 1,
+        ))
+    }
+
+    /// Finds `name` in directory `parent` (known names from the table, the
+    /// others through the layers), registering it in the table.
+    pub(crate) fn child(&self, parent: u64, name: &OsStr) -> Res<Option<u64>> {
+        if readdir::name_too_long(name) {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let (dir, merged) = self.dir_of(parent)?;
+        let path = dir.join(name);
+        if let Some(ino) = self.table().ino_by_path(&path) {
+            return Ok(Some(ino));
+        }
+        let Some(found) = self.stack.resolve(&merged, &dir, name).map_err(errno)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.register(&path, found)))
+    }
+
+    pub(crate) fn register(&self, path: &Path, found: Found) -> u64 {
+        let kind = FileType::from_std(found.meta.file_type()).unwrap_or(FileType::RegularFile);
+        let node = Node::new(kind, found.layer, path.to_path_buf(), found.merged);
+        self.table().insert_found(path, key_of(&found.meta), node)
+    }
+
+    /// Resolves a union path from the root.
+    fn lookup_path(&self, path: &Path) -> Res<u64> {
+        let mut ino = ROOT_INO;
+        for comp in path.iter() {
+            ino = self.child(ino, comp)?.ok_or(Errno::ENOENT)?;
+        }
+        Ok(ino)
+    }
+
+    /// Makes sure directory `rel` exists in the upper layer, copying it
+    /// and its ancestors up (parents first) with their lower metadata.
+    /// Caller holds `ns` exclusively.
+    pub(crate) fn ensure_upper_dir(&self, rel: &Path) -> Res<()> {
+        if rel.as_os_str().is_empty() || self.stack.upper_path(rel).is_dir() {
+            return Ok(());
+        }
+        let ino = self.lookup_path(rel)?;
+        self.copy_up(ino)
+    }
+
+    /// Copies `ino` up if it lives in a lower layer. Caller holds `ns`
+    /// exclusively. Other known names of a lower hard link are linked to
+    /// the copy, so the link survives; names not yet looked up keep the
+    /// lower file, as kernel overlayfs does without `index=on`.
+    pub(crate) fn copy_up(&self, ino: u64) -> Res<()> {
+        let node = self.node(ino)?;
+        if node.layer == Layer::Upper {
+            return Ok(());
+        }
+        let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
+        let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        self.ensure_upper_dir(&parent)?;
+        let src = self.stack.path(node.layer, &node.src);
+        let dst = self.stack.upper_path(&path);
+        let tmp = self.tmp_path()?;
+        copyup::copy_to_work(&src, &tmp).map_err(errno)?;
+        // Kernel overlayfs keeps the parent's times across a copy-up.
+        let parent_upper = self.stack.upper_path(&parent);
+        let parent_meta = parent_upper.symlink_metadata().map_err(errno)?;
+        if let Err(e) = copyup::rename2(&tmp, &dst, nix::fcntl::RenameFlags::RENAME_NOREPLACE) {
+            copyup::remove_any(&tmp);
+            return Err(errno(e));
+        }
+        for alias in node.aliases.iter().skip(1) {
+            let aparent = alias.parent().unwrap_or(Path::new(""));
+            self.ensure_upper_dir(aparent)?;
+            std::fs::hard_link(&dst, self.stack.upper_path(alias)).map_err(errno)?;
+        }
+        copyup::set_times(&parent_upper, &parent_meta).map_err(errno)?;
+        let meta = dst.symlink_metadata().map_err(errno)?;
+        let mut t = self.table();
+        t.release_keys(ino);
+        t.add_key(ino, key_of(&meta));
+        if let Some(n) = t.get_mut(ino) {
+            n.layer = Layer::Upper;
+            n.src = path;
+            if n.is_dir() {
+                n.merged.insert(0, Layer::Upper);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies up `ino` and, for a directory, everything visible under it,
+    /// so the tree no longer depends on its lower layers (directory rename).
+    pub(crate) fn copy_up_tree(&self, ino: u64) -> Res<()> {
+        self.copy_up(ino)?;
+        let node = self.node(ino)?;
+        if !node.is_dir() || node.merged.len() == 1 {
+            return Ok(());
+        }
+        for entry in self.merged_listing(ino)? {
+            if let Some(child) = self.child(ino, &entry.name)? {
+                self.copy_up_tree(child)?;
+            }
+        }
+        Ok(())
+    }
+}
