@@ -40,6 +40,9 @@ pub struct Node {
     pub merged: Vec<Layer>,
     /// Kernel lookup count.
     pub nlookup: u64,
+    /// Names of a copied-up lower hard link not linked in upper yet (they
+    /// are linked when looked up); added to the upper link count.
+    pub nlink_bias: u64,
     keys: Vec<Key>,
 }
 
@@ -52,6 +55,7 @@ impl Node {
             aliases: vec![path],
             merged,
             nlookup: 0,
+            nlink_bias: 0,
             keys: Vec::new(),
         }
     }
@@ -75,6 +79,9 @@ pub struct Table {
     nodes: HashMap<u64, Node>,
     by_key: HashMap<Key, u64>,
     by_path: HashMap<PathBuf, u64>,
+    /// Lower key of a copied-up hard-linked file -> its inode, so its other
+    /// lower names join the copy when looked up.
+    copied: HashMap<Key, u64>,
     next: u64,
 }
 
@@ -96,6 +103,7 @@ impl Table {
             nodes: HashMap::new(),
             by_key: HashMap::new(),
             by_path: HashMap::new(),
+            copied: HashMap::new(),
             next: ROOT_INO + 1,
         };
         t.by_key.insert(key, ROOT_INO);
@@ -188,6 +196,18 @@ impl Table {
                 self.by_key.remove(&k);
             }
         }
+    }
+
+    /// Records that lower file `key`, a hard link with more names than
+    /// known, was copied up as `ino`.
+    pub fn record_copied(&mut self, key: Key, ino: u64) {
+        self.copied.insert(key, ino);
+    }
+
+    /// The live copied-up inode of lower file `key`, if any.
+    pub fn copied(&self, key: Key) -> Option<u64> {
+        let ino = *self.copied.get(&key)?;
+        self.nodes.get(&ino).filter(|n| !n.unlinked()).map(|_| ino)
     }
 
     /// Adds a new name for `ino` (hard link).

@@ -89,6 +89,13 @@ pub fn file_attr(ino: u64, meta: &std::fs::Metadata, merged_dir: bool) -> FileAt
     }
 }
 
+/// Result of a lookup under the shared namespace lock.
+pub(crate) enum Child {
+    Found(Option<u64>),
+    /// The lookup must write to upper (see `child_impl`).
+    NeedsExclusive,
+}
+
 /// Either side of the namespace lock, held for its scope.
 pub(crate) enum NsGuard<'a> {
     Read(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
@@ -194,28 +201,70 @@ impl UnionFs {
             .path(node.layer, &node.src)
             .symlink_metadata()
             .map_err(errno)?;
-        Ok(file_attr(
-            ino,
-            &meta,
-            node.is_dir() && node.merged.len() > 1,
-        ))
+        let attr = file_attr(ino, &meta, node.is_dir() && node.merged.len() > 1);
+        Ok(FileAttr {
+            nlink: attr.nlink + node.nlink_bias as u32,
+            ..attr
+        })
     }
 
     /// Finds `name` in directory `parent` (known names from the table, the
-    /// others through the layers), registering it in the table.
+    /// others through the layers), registering it in the table. Caller
+    /// holds `ns` exclusively.
     pub(crate) fn child(&self, parent: u64, name: &OsStr) -> Res<Option<u64>> {
+        match self.child_impl(parent, name, true)? {
+            Child::Found(ino) => Ok(ino),
+            Child::NeedsExclusive => Err(Errno::EIO),
+        }
+    }
+
+    /// `child` for a caller holding `ns` shared: may answer that the
+    /// lookup must be redone holding it exclusively.
+    pub(crate) fn child_shared(&self, parent: u64, name: &OsStr) -> Res<Child> {
+        self.child_impl(parent, name, false)
+    }
+
+    fn child_impl(&self, parent: u64, name: &OsStr, exclusive: bool) -> Res<Child> {
         if readdir::name_too_long(name) {
             return Err(Errno::ENAMETOOLONG);
         }
         let (dir, merged) = self.dir_of(parent)?;
         let path = dir.join(name);
         if let Some(ino) = self.table().ino_by_path(&path) {
-            return Ok(Some(ino));
+            return Ok(Child::Found(Some(ino)));
         }
         let Some(found) = self.stack.resolve(&merged, &dir, name).map_err(errno)? else {
-            return Ok(None);
+            return Ok(Child::Found(None));
         };
-        Ok(Some(self.register(&path, found)))
+        if found.layer != Layer::Upper && found.meta.nlink() > 1 && !found.meta.is_dir() {
+            let copy = self.table().copied(key_of(&found.meta));
+            if let Some(ino) = copy {
+                // Another name of a hard link already copied up: link this
+                // name to the copy so both keep naming one file.
+                if !exclusive {
+                    return Ok(Child::NeedsExclusive);
+                }
+                self.link_copied_alias(ino, &dir, &path)?;
+                return Ok(Child::Found(Some(ino)));
+            }
+        }
+        Ok(Child::Found(Some(self.register(&path, found))))
+    }
+
+    fn link_copied_alias(&self, ino: u64, dir: &Path, path: &Path) -> Res<()> {
+        self.ensure_upper_dir(dir)?;
+        let node = self.node(ino)?;
+        std::fs::hard_link(
+            self.stack.upper_path(&node.src),
+            self.stack.upper_path(path),
+        )
+        .map_err(errno)?;
+        let mut t = self.table();
+        t.add_alias(ino, path);
+        if let Some(n) = t.get_mut(ino) {
+            n.nlink_bias = n.nlink_bias.saturating_sub(1);
+        }
+        Ok(())
     }
 
     pub(crate) fn register(&self, path: &Path, found: Found) -> u64 {
@@ -274,10 +323,16 @@ impl UnionFs {
         }
         copyup::set_times(&parent_upper, &parent_meta).map_err(errno)?;
         let meta = dst.symlink_metadata().map_err(errno)?;
+        let lower_meta = src.symlink_metadata().map_err(errno)?;
         let mut t = self.table();
         t.release_keys(ino);
         t.add_key(ino, key_of(&meta));
+        let unknown_names = lower_meta.nlink().saturating_sub(node.aliases.len() as u64);
+        if !node.is_dir() && unknown_names > 0 {
+            t.record_copied(key_of(&lower_meta), ino);
+        }
         if let Some(n) = t.get_mut(ino) {
+            n.nlink_bias = if n.is_dir() { 0 } else { unknown_names };
             n.layer = Layer::Upper;
             n.src = path;
             if n.is_dir() {

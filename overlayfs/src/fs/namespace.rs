@@ -16,7 +16,7 @@ use fuser::{Errno, FileAttr};
 use nix::fcntl::RenameFlags;
 use nix::sys::stat::{Mode, SFlag};
 
-use super::{Creds, Res, UnionFs, errno, nix_errno};
+use super::{Child, Creds, Res, UnionFs, errno, nix_errno};
 use crate::copyup::{self, remove_any, rename2};
 use crate::layers::Layer;
 use crate::{markers, readdir};
@@ -65,8 +65,18 @@ pub(crate) fn check_new_name(name: &OsStr) -> Res<()> {
 
 impl UnionFs {
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Res<FileAttr> {
-        let _ns = self.read_ns();
-        let ino = self.child(parent, name)?.ok_or(Errno::ENOENT)?;
+        let shared = self.read_ns();
+        let ino = match self.child_shared(parent, name)? {
+            Child::Found(ino) => ino.ok_or(Errno::ENOENT)?,
+            Child::NeedsExclusive => {
+                drop(shared);
+                let _ns = self.write_ns()?;
+                let ino = self.child(parent, name)?.ok_or(Errno::ENOENT)?;
+                let attr = self.attr(ino)?;
+                self.table().inc_lookup(ino);
+                return Ok(attr);
+            }
+        };
         let attr = self.attr(ino)?;
         self.table().inc_lookup(ino);
         Ok(attr)
