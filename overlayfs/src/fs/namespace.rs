@@ -121,8 +121,10 @@ impl UnionFs {
         if self.child(parent, name)?.is_some() {
             return Err(Errno::EEXIST);
         }
-        let (dir, merged) = self.dir_of(parent)?;
+        let dir = self.dir_of(parent)?.0;
         self.ensure_upper_dir(&dir)?;
+        // Re-read: the copy-up above added the upper layer to the parent.
+        let merged = self.dir_of(parent)?.1;
         let pmeta = self.stack.upper_path(&dir).metadata().map_err(errno)?;
         let setgid_dir = pmeta.mode() & libc::S_ISGID != 0;
         let gid = if setgid_dir { pmeta.gid() } else { creds.gid };
