@@ -63,7 +63,8 @@ fn ctime_moves_on_every_change() {
         l.file(0, f, "data");
     }
     let u = l.mount();
-    let cases: Vec<(&str, Box<dyn Fn(&Union)>)> = vec![
+    type Op = Box<dyn Fn(&Union)>;
+    let cases: Vec<(&str, Op)> = vec![
         (
             "chmod",
             Box::new(|u| {
