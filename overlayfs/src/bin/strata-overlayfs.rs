@@ -33,7 +33,10 @@ fn main() -> ExitCode {
         Parsed::Run(a) => *a,
     };
     let level = if args.debug { "debug" } else { "warn" };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(format!("{level},fuser=error")),
+    )
+    .init();
     for w in &args.warnings {
         eprintln!("strata-overlayfs: warning: {w}");
     }
