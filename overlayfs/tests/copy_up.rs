@@ -290,3 +290,33 @@ fn lower_file_owned_by_user_can_be_opened_for_write_by_that_user() {
     assert_eq!(fs::read_to_string(&f).unwrap(), "sed\n");
     assert_eq!(fs::metadata(u.upper("home/f")).unwrap().uid(), 1000);
 }
+
+#[test]
+fn readers_never_see_a_partial_copy() {
+    let l = layers(1);
+    let content: Vec<u8> = (0..(24u32 << 20)).map(|i| (i % 251) as u8).collect();
+    fs::write(l.lower(0, "big"), &content).unwrap();
+    let u = l.mount();
+    let path = u.m("big");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || reads < 3 {
+                let got = fs::read(&path).unwrap();
+                assert!(
+                    got == content,
+                    "read {} bytes, not the whole file",
+                    got.len()
+                );
+                reads += 1;
+            }
+        });
+        // chmod copies the 24 MiB file up while the reader keeps reading it.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap();
+    });
+    assert_eq!(fs::read(u.upper("big")).unwrap(), content);
+    u.assert_work_clean();
+}
