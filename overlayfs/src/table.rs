@@ -249,13 +249,21 @@ impl Table {
 
     /// Moves every name at or under `old` to `new` (a rename). Upper
     /// objects move on disk too, so their `src` follows.
+    /// Only a directory's rename scans the table; a file's is O(1) (dpkg
+    /// renames every file it unpacks).
     pub fn rename_prefix(&mut self, old: &Path, new: &Path) {
-        let moved: Vec<(PathBuf, u64)> = self
-            .by_path
-            .iter()
-            .filter(|(p, _)| p.starts_with(old))
-            .map(|(p, i)| (p.clone(), *i))
-            .collect();
+        let Some(&top) = self.by_path.get(old) else {
+            return;
+        };
+        let moved: Vec<(PathBuf, u64)> = if self.nodes.get(&top).is_some_and(Node::is_dir) {
+            self.by_path
+                .iter()
+                .filter(|(p, _)| p.starts_with(old))
+                .map(|(p, i)| (p.clone(), *i))
+                .collect()
+        } else {
+            vec![(old.to_path_buf(), top)]
+        };
         for (p, _) in &moved {
             self.by_path.remove(p);
         }
@@ -364,7 +372,13 @@ mod tests {
     #[test]
     fn rename_moves_subtree() {
         let mut t = table();
-        let d = t.insert_found(Path::new("d"), (1, 3), file("d"));
+        let dir = Node::new(
+            FileType::Directory,
+            Layer::Upper,
+            PathBuf::from("d"),
+            vec![Layer::Upper],
+        );
+        let d = t.insert_found(Path::new("d"), (1, 3), dir);
         let f = t.insert_found(Path::new("d/f"), (1, 4), file("d/f"));
         t.get_mut(f).unwrap().layer = Layer::Upper;
         t.insert_found(Path::new("dd"), (1, 5), file("dd"));

@@ -165,6 +165,13 @@ impl UnionFs {
     /// whole, and opaque where the new place has lower entries).
     fn flatten_moved(&self, path: &Path) {
         let mut t = self.table();
+        let is_dir = t
+            .ino_by_path(path)
+            .and_then(|i| t.get(i))
+            .is_some_and(|n| n.is_dir());
+        if !is_dir {
+            return;
+        }
         let mut inos = t.descendants(path);
         inos.extend(t.ino_by_path(path));
         for ino in inos {
