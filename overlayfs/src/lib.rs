@@ -31,6 +31,7 @@ pub mod options;
 mod readdir;
 mod sys;
 mod table;
+mod validate;
 
 use std::path::PathBuf;
 
@@ -52,6 +53,9 @@ pub struct Config {
     /// Extra kernel mount flags: `nodev`, `nosuid`, `noexec`, `noatime`,
     /// `dirsync`, `sync`, `ro`, `fsname=NAME`. Others are rejected.
     pub mount_options: Vec<String>,
+    /// Skip the mount-time check that every whiteout in a lower layer hides
+    /// something below it (it walks every lower layer but the bottom one).
+    pub skip_whiteout_check: bool,
 }
 
 /// Errors of setting up or tearing down a mount.

@@ -1,11 +1,5 @@
-//! Checking a configuration, mounting it, and the guard that unmounts.
-//!
-//! Every check happens before anything is mounted, so bad input leaves
-//! nothing behind; each error names the offending path.
+//! Mounting a checked configuration, and the guard that unmounts.
 
-use std::fs;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,7 +7,7 @@ use fuser::{BackgroundSession, MountOption, Session, SessionACL};
 
 use crate::adapter::Adapter;
 use crate::fs::UnionFs;
-use crate::layers::Stack;
+use crate::validate::validate;
 use crate::{Config, Error};
 
 fn io_err(path: &Path, source: std::io::Error) -> Error {
@@ -21,126 +15,6 @@ fn io_err(path: &Path, source: std::io::Error) -> Error {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// A directory that must exist and be listable; returns its absolute path.
-fn check_dir(path: &Path, what: &str) -> Result<PathBuf, Error> {
-    let abs = path.canonicalize().map_err(|e| io_err(path, e))?;
-    let meta = fs::metadata(&abs).map_err(|e| io_err(path, e))?;
-    if !meta.is_dir() {
-        return Err(Error::Invalid(format!(
-            "{}: {what} is not a directory",
-            path.display()
-        )));
-    }
-    fs::read_dir(&abs).map_err(|e| io_err(path, e))?;
-    Ok(abs)
-}
-
-/// Undoes the octal escapes of /proc/self/mountinfo (`\040` for space...).
-fn unescape_mountinfo(field: &str) -> Vec<u8> {
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Whether `path` (absolute, canonical) is already a mount point.
-fn is_mount_point(path: &Path) -> bool {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .any(|mp| unescape_mountinfo(mp) == path.as_os_str().as_bytes())
-}
-
-/// Validates `config` and `mountpoint`, returning the stack to serve and
-/// the absolute mountpoint.
-fn validate(config: &Config, mountpoint: &Path) -> Result<(Stack, PathBuf), Error> {
-    if config.lowerdirs.is_empty() {
-        return Err(Error::Invalid(
-            "no lower directory given (lowerdir=)".into(),
-        ));
-    }
-    let lowers = config
-        .lowerdirs
-        .iter()
-        .map(|l| check_dir(l, "lower dir"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (upper, work) = match (&config.upperdir, &config.workdir) {
-        (None, None) => (None, None),
-        (Some(u), None) => {
-            return Err(Error::Invalid(format!(
-                "{}: upper dir given without a work dir",
-                u.display()
-            )));
-        }
-        (None, Some(w)) => {
-            return Err(Error::Invalid(format!(
-                "{}: work dir given without an upper dir",
-                w.display()
-            )));
-        }
-        (Some(u), Some(w)) => {
-            let (u_abs, w_abs) = (check_dir(u, "upper dir")?, check_dir(w, "work dir")?);
-            let dev = |p: &Path| fs::metadata(p).map(|m| m.dev()).map_err(|e| io_err(p, e));
-            if dev(&u_abs)? != dev(&w_abs)? {
-                return Err(Error::Invalid(format!(
-                    "{}: work dir is not on the same filesystem as upper dir {}",
-                    w.display(),
-                    u.display()
-                )));
-            }
-            if u_abs.starts_with(&w_abs) || w_abs.starts_with(&u_abs) {
-                return Err(Error::Invalid(format!(
-                    "{}: work dir and upper dir {} must not contain each other",
-                    w.display(),
-                    u.display()
-                )));
-            }
-            (Some(u_abs), Some(w_abs))
-        }
-    };
-    let mnt = mountpoint
-        .canonicalize()
-        .map_err(|e| io_err(mountpoint, e))?;
-    if !fs::metadata(&mnt)
-        .map_err(|e| io_err(mountpoint, e))?
-        .is_dir()
-    {
-        return Err(Error::Invalid(format!(
-            "{}: mountpoint is not a directory",
-            mountpoint.display()
-        )));
-    }
-    if is_mount_point(&mnt) {
-        return Err(Error::Invalid(format!(
-            "{}: mountpoint is busy (already a mount point)",
-            mountpoint.display()
-        )));
-    }
-    Ok((
-        Stack {
-            upper,
-            work,
-            lowers,
-        },
-        mnt,
-    ))
 }
 
 fn mount_option(opt: &str) -> Result<MountOption, Error> {
@@ -280,44 +154,6 @@ pub fn serve_with_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(unescape_mountinfo("/a\\040b"), b"/a b");
-        assert_eq!(unescape_mountinfo("/plain"), b"/plain");
-        assert_eq!(unescape_mountinfo("/x\\"), b"/x\\");
-    }
-
-    #[test]
-    fn rejects_bad_input_before_mounting() {
-        let t = tempfile::tempdir().unwrap();
-        let missing = t.path().join("missing");
-        let cfg = Config {
-            lowerdirs: vec![missing.clone()],
-            ..Default::default()
-        };
-        let err = validate(&cfg, t.path()).unwrap_err().to_string();
-        assert!(err.contains(missing.to_str().unwrap()), "{err}");
-        let file = t.path().join("f");
-        fs::write(&file, "").unwrap();
-        let cfg = Config {
-            lowerdirs: vec![t.path().into()],
-            ..Default::default()
-        };
-        let err = validate(&cfg, &file).unwrap_err().to_string();
-        assert!(err.contains("not a directory"), "{err}");
-        let cfg = Config {
-            lowerdirs: vec![t.path().into()],
-            upperdir: Some(t.path().join("u")),
-            ..Default::default()
-        };
-        assert!(
-            validate(&cfg, t.path())
-                .unwrap_err()
-                .to_string()
-                .contains("without a work dir")
-        );
-    }
 
     #[test]
     fn later_mount_flags_win() {

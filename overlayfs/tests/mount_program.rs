@@ -199,6 +199,10 @@ fn bad_input_gets_one_line_naming_the_path_and_mounts_nothing() {
         &file,
     );
 
+    l.whiteout(0, "hides_nothing");
+    assert_refused(&["-o", &opts(&l)], &mnt, &l.lower(0, "hides_nothing"));
+    fs::remove_file(l.lower(0, "hides_nothing")).unwrap();
+
     let shm = tempfile::tempdir_in("/dev/shm").unwrap();
     let o = format!(
         "lowerdir={},upperdir={},workdir={}",
