@@ -156,7 +156,8 @@ pub fn set_owner_mode(path: &Path, uid: u32, gid: u32, mode: Option<u32>) -> io:
 /// Creates at `tmp` an object of the same kind as `src` (described by
 /// `meta`): a file with the data (holes kept), an empty directory, a
 /// symlink with the same target, or a special file with the same device.
-pub fn clone_object(src: &Path, meta: &Metadata, tmp: &Path) -> io::Result<()> {
+/// With `durable`, file data is fsynced (else the caller syncs later).
+pub fn clone_object(src: &Path, meta: &Metadata, tmp: &Path, durable: bool) -> io::Result<()> {
     let ft = meta.file_type();
     if ft.is_file() {
         let from = File::options()
@@ -169,7 +170,9 @@ pub fn clone_object(src: &Path, meta: &Metadata, tmp: &Path) -> io::Result<()> {
             .mode(0o600)
             .open(tmp)?;
         copy_sparse(&from, &to, meta.len())?;
-        to.sync_all()?;
+        if durable {
+            to.sync_all()?;
+        }
     } else if ft.is_dir() {
         fs::DirBuilder::new().mode(0o700).create(tmp)?;
     } else if ft.is_symlink() {
@@ -189,9 +192,9 @@ pub fn clone_object(src: &Path, meta: &Metadata, tmp: &Path) -> io::Result<()> {
 }
 
 /// Builds at `tmp` a full copy of `src` (kind, data, owner, mode, xattrs, times).
-pub fn copy_to_work(src: &Path, tmp: &Path) -> io::Result<Metadata> {
+pub fn copy_to_work(src: &Path, tmp: &Path, durable: bool) -> io::Result<Metadata> {
     let meta = src.symlink_metadata()?;
-    clone_object(src, &meta, tmp)?;
+    clone_object(src, &meta, tmp, durable)?;
     let result = (|| {
         let mode = (!meta.file_type().is_symlink()).then_some(meta.mode());
         set_owner_mode(tmp, meta.uid(), meta.gid(), mode)?;
@@ -244,7 +247,7 @@ mod tests {
         f.write_all_at(b"tail", 64 << 20).unwrap();
         f.set_len(128 << 20).unwrap();
         let dst = t.path().join("dst");
-        let meta = copy_to_work(&src, &dst).unwrap();
+        let meta = copy_to_work(&src, &dst, true).unwrap();
         let out = fs::metadata(&dst).unwrap();
         assert_eq!(out.len(), meta.len());
         assert!(

@@ -11,6 +11,7 @@
 //! order is always `ns` then `table`.
 
 mod attr;
+mod copy_up;
 mod dir;
 mod file;
 mod namespace;
@@ -27,7 +28,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{Errno, FileAttr, FileType, INodeNo};
 
-use crate::copyup;
 use crate::handles::{Handles, OpenDir, OpenFile};
 use crate::layers::{Found, Layer, Stack};
 use crate::readdir;
@@ -291,70 +291,5 @@ impl UnionFs {
         }
         let ino = self.lookup_path(rel)?;
         self.copy_up(ino)
-    }
-
-    /// Copies `ino` up if it lives in a lower layer. Caller holds `ns`
-    /// exclusively. Other known names of a lower hard link are linked to
-    /// the copy, so the link survives; names not yet looked up keep the
-    /// lower file, as kernel overlayfs does without `index=on`.
-    pub(crate) fn copy_up(&self, ino: u64) -> Res<()> {
-        let node = self.node(ino)?;
-        if node.layer == Layer::Upper {
-            return Ok(());
-        }
-        let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
-        let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();
-        self.ensure_upper_dir(&parent)?;
-        let src = self.stack.path(node.layer, &node.src);
-        let dst = self.stack.upper_path(&path);
-        let tmp = self.tmp_path()?;
-        copyup::copy_to_work(&src, &tmp).map_err(errno)?;
-        // Kernel overlayfs keeps the parent's times across a copy-up.
-        let parent_upper = self.stack.upper_path(&parent);
-        let parent_meta = parent_upper.symlink_metadata().map_err(errno)?;
-        if let Err(e) = copyup::rename2(&tmp, &dst, nix::fcntl::RenameFlags::RENAME_NOREPLACE) {
-            copyup::remove_any(&tmp);
-            return Err(errno(e));
-        }
-        for alias in node.aliases.iter().skip(1) {
-            let aparent = alias.parent().unwrap_or(Path::new(""));
-            self.ensure_upper_dir(aparent)?;
-            std::fs::hard_link(&dst, self.stack.upper_path(alias)).map_err(errno)?;
-        }
-        copyup::set_times(&parent_upper, &parent_meta).map_err(errno)?;
-        let meta = dst.symlink_metadata().map_err(errno)?;
-        let lower_meta = src.symlink_metadata().map_err(errno)?;
-        let mut t = self.table();
-        t.release_keys(ino);
-        t.add_key(ino, key_of(&meta));
-        let unknown_names = lower_meta.nlink().saturating_sub(node.aliases.len() as u64);
-        if !node.is_dir() && unknown_names > 0 {
-            t.record_copied(key_of(&lower_meta), ino);
-        }
-        if let Some(n) = t.get_mut(ino) {
-            n.nlink_bias = if n.is_dir() { 0 } else { unknown_names };
-            n.layer = Layer::Upper;
-            n.src = path;
-            if n.is_dir() {
-                n.merged.insert(0, Layer::Upper);
-            }
-        }
-        Ok(())
-    }
-
-    /// Copies up `ino` and, for a directory, everything visible under it,
-    /// so the tree no longer depends on its lower layers (directory rename).
-    pub(crate) fn copy_up_tree(&self, ino: u64) -> Res<()> {
-        self.copy_up(ino)?;
-        let node = self.node(ino)?;
-        if !node.is_dir() || node.merged.len() == 1 {
-            return Ok(());
-        }
-        for entry in self.merged_listing(ino)? {
-            if let Some(child) = self.child(ino, &entry.name)? {
-                self.copy_up_tree(child)?;
-            }
-        }
-        Ok(())
     }
 }
