@@ -130,6 +130,17 @@ pub fn validate(config: &Config, mountpoint: &Path) -> Result<(Stack, PathBuf), 
             mountpoint.display()
         )));
     }
+    // The daemon reaches the layers by path: a layer under the mountpoint,
+    // or the mountpoint under a layer, would send it into its own mount.
+    for layer in lowers.iter().chain(&upper).chain(&work) {
+        if layer.starts_with(&mnt) || mnt.starts_with(layer) {
+            return Err(Error::Invalid(format!(
+                "{}: mountpoint overlaps layer {}",
+                mountpoint.display(),
+                layer.display()
+            )));
+        }
+    }
     Ok((
         Stack {
             upper,
@@ -239,6 +250,14 @@ mod tests {
                 .to_string()
                 .contains("without a work dir")
         );
+        let mnt = t.path().join("m");
+        fs::create_dir(&mnt).unwrap();
+        let cfg = Config {
+            lowerdirs: vec![t.path().into()],
+            ..Default::default()
+        };
+        let err = validate(&cfg, &mnt).unwrap_err().to_string();
+        assert!(err.contains("overlaps layer"), "{err}");
     }
 
     #[test]
