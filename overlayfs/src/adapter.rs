@@ -54,6 +54,10 @@ fn xattr_reply(reply: ReplyXattr, size: u32, res: Result<Vec<u8>, Errno>) {
 impl Filesystem for Adapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         let _ = config.set_max_write(1 << 20);
+        // Lookups and readdirs of one directory may run concurrently: the
+        // core serialises what must be (namespace lock). Older kernels
+        // without the flag serialise them instead, which is also correct.
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
         Ok(())
     }
 
