@@ -109,6 +109,18 @@ pub fn validate(config: &Config, mountpoint: &Path) -> Result<(Stack, PathBuf), 
                     u.display()
                 )));
             }
+            // Lowers are read-only: writing upper or work must not change them.
+            if let Some(l) = lowers.iter().find(|l| {
+                [&u_abs, &w_abs]
+                    .iter()
+                    .any(|d| d.starts_with(l) || l.starts_with(d))
+            }) {
+                return Err(Error::Invalid(format!(
+                    "{}: upper/work dir overlaps lower dir {}",
+                    u.display(),
+                    l.display()
+                )));
+            }
             (Some(u_abs), Some(w_abs))
         }
     };
@@ -258,6 +270,18 @@ mod tests {
         };
         let err = validate(&cfg, &mnt).unwrap_err().to_string();
         assert!(err.contains("overlaps layer"), "{err}");
+        let (lower, other) = (t.path().join("l"), t.path().join("o"));
+        fs::create_dir_all(lower.join("u")).unwrap();
+        fs::create_dir_all(lower.join("w")).unwrap();
+        fs::create_dir_all(&other).unwrap();
+        let cfg = Config {
+            lowerdirs: vec![lower.clone()],
+            upperdir: Some(lower.join("u")),
+            workdir: Some(lower.join("w")),
+            ..Default::default()
+        };
+        let err = validate(&cfg, &other).unwrap_err().to_string();
+        assert!(err.contains("overlaps lower dir"), "{err}");
     }
 
     #[test]
