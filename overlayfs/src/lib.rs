@@ -70,9 +70,3 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 }
-
-/// Fork for the mount program's daemon mode (see `sys::fork`).
-#[doc(hidden)]
-pub fn fork_before_threads() -> std::io::Result<nix::unistd::ForkResult> {
-    sys::fork()
-}

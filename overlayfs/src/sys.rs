@@ -1,6 +1,5 @@
 //! Raw syscalls that neither `std` nor `nix` wrap: extended attributes on
-//! paths that must not follow symlinks (`l*xattr`), and `fork` for the mount
-//! program's daemon mode.
+//! paths that must not follow symlinks (`l*xattr`).
 //!
 //! This is the only module of the crate allowed to use `unsafe`: each
 //! function is one syscall on pointers it builds from owned Rust values.
@@ -107,12 +106,4 @@ pub fn llistxattr(path: &Path) -> io::Result<Vec<OsString>> {
             Err(e) => return Err(e),
         }
     }
-}
-
-/// `fork(2)`. Only call it while the process has a single thread (the mount
-/// program forks before any session thread exists).
-pub fn fork() -> io::Result<nix::unistd::ForkResult> {
-    // SAFETY: the caller guarantees the process is single-threaded, so the
-    // child cannot inherit a lock held by another thread.
-    unsafe { nix::unistd::fork() }.map_err(io::Error::from)
 }

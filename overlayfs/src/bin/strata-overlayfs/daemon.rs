@@ -1,75 +1,27 @@
-//! `strata-overlayfs -o lowerdir=A:B,upperdir=U,workdir=W MOUNTPOINT`:
-//! a mount program with fuse-overlayfs's command line.
-//!
-//! Without `-f` it daemonizes: it forks before any thread exists, the child
+//! Daemon mode: the process forks before any thread exists, the child
 //! mounts and serves, and the parent exits only once the child reports
 //! through a pipe that the mount is ready (status 0) or failed (the error
-//! line, status 1). Unmount with `fusermount3 -u MOUNTPOINT` or `umount`.
+//! line, status 1).
+//!
+//! This module may use `unsafe` for the one `fork(2)` call.
+#![allow(unsafe_code)]
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 
-use overlayfs::options::{self, Args, Parsed};
+use overlayfs::options::Args;
 
-fn main() -> ExitCode {
-    let parsed = match options::parse(std::env::args_os().skip(1)) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("strata-overlayfs: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut args = match parsed {
-        Parsed::Help => {
-            println!("{}", options::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Parsed::Version => {
-            println!("strata-overlayfs {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Parsed::Run(a) => *a,
-    };
-    let level = if args.debug { "debug" } else { "warn" };
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(format!("{level},fuser=error")),
-    )
-    .init();
-    for w in &args.warnings {
-        eprintln!("strata-overlayfs: warning: {w}");
-    }
-    if let Err(e) = absolutize(&mut args) {
-        eprintln!("strata-overlayfs: {e}");
-        return ExitCode::FAILURE;
-    }
-    if args.foreground {
-        return match overlayfs::serve(args.config, &args.mountpoint) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("strata-overlayfs: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    daemonize(args)
+/// `fork(2)`. Called from `main` before anything starts a thread (no FUSE
+/// session, no logger thread), so the child cannot inherit a lock held by
+/// another thread.
+fn fork() -> nix::Result<nix::unistd::ForkResult> {
+    // SAFETY: the process is single-threaded here (see above).
+    unsafe { nix::unistd::fork() }
 }
 
-/// The daemon changes its directory to `/`: make every path absolute first.
-fn absolutize(args: &mut Args) -> std::io::Result<()> {
-    let c = &mut args.config;
-    for l in c.lowerdirs.iter_mut() {
-        *l = std::path::absolute(&*l)?;
-    }
-    for p in [&mut c.upperdir, &mut c.workdir].into_iter().flatten() {
-        *p = std::path::absolute(&*p)?;
-    }
-    args.mountpoint = std::path::absolute(&args.mountpoint)?;
-    Ok(())
-}
-
-fn daemonize(args: Args) -> ExitCode {
+pub fn daemonize(args: Args) -> ExitCode {
     let (rx, tx) = match nix::unistd::pipe() {
         Ok(p) => p,
         Err(e) => {
@@ -77,7 +29,7 @@ fn daemonize(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match overlayfs::fork_before_threads() {
+    match fork() {
         Err(e) => {
             eprintln!("strata-overlayfs: fork: {e}");
             ExitCode::FAILURE
