@@ -156,6 +156,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn guard_can_move_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<MountGuard>();
+    }
+
+    #[test]
     fn later_mount_flags_win() {
         assert!(conflicts(&MountOption::Dev, &MountOption::NoDev));
         assert!(!conflicts(&MountOption::Dev, &MountOption::NoSuid));
