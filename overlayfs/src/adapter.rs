@@ -405,10 +405,8 @@ impl Filesystem for Adapter {
         let new = NewObject::File { mode, flags };
         match self.0.create_object(parent.0, name, creds(req), new) {
             Ok((attr, Some(file))) => {
-                let fh = self.0.files.insert(crate::handles::OpenFile {
-                    ino: attr.ino.0,
-                    file,
-                });
+                let fh =
+                    (self.0.files).insert(crate::handles::OpenFile::new(attr.ino.0, file, true));
                 reply.created(
                     &TTL,
                     &attr,

@@ -1,21 +1,48 @@
 //! Open file and directory handles, shared between the session threads.
 //!
-//! Every open of a regular file keeps its own backing `File` (in the layer
-//! that held the file when it was opened), which is what FUSE passthrough
-//! will register later. A read-only open of a lower file keeps reading the
-//! lower file even if another open copies it up, as with kernel overlayfs.
+//! Every open of a regular file keeps its own backing `File`, which is what
+//! FUSE passthrough will register later. A read-only open of a lower file
+//! switches to the upper copy once the file is copied up (see
+//! `UnionFs::backing`), as kernel overlayfs does since Linux 4.19.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::readdir::Entry;
 
 #[derive(Debug)]
 pub struct OpenFile {
     pub ino: u64,
-    pub file: File,
+    file: RwLock<Arc<File>>,
+    /// The backing file is in the upper layer (it never switches back).
+    upper: AtomicBool,
+}
+
+impl OpenFile {
+    pub fn new(ino: u64, file: File, upper: bool) -> Self {
+        OpenFile {
+            ino,
+            file: RwLock::new(Arc::new(file)),
+            upper: AtomicBool::new(upper),
+        }
+    }
+
+    /// The current backing file.
+    pub fn current(&self) -> Arc<File> {
+        self.file.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn is_upper(&self) -> bool {
+        self.upper.load(Ordering::Acquire)
+    }
+
+    /// Replaces a lower backing file by the upper copy.
+    pub fn switch_to_upper(&self, file: File) {
+        *self.file.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(file);
+        self.upper.store(true, Ordering::Release);
+    }
 }
 
 #[derive(Debug)]

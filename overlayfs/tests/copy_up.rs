@@ -320,3 +320,21 @@ fn readers_never_see_a_partial_copy() {
     assert_eq!(fs::read(u.upper("big")).unwrap(), content);
     u.assert_work_clean();
 }
+
+#[test]
+fn a_read_only_open_follows_its_file_up() {
+    let l = layers(1);
+    l.file(0, "f", "old");
+    let u = l.mount();
+    let ro = File::open(u.m("f")).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(ro.read_at(&mut buf, 0).unwrap(), 3);
+    fs::write(u.m("f"), "new content").unwrap();
+    let n = ro.read_at(&mut buf, 0).unwrap();
+    assert_eq!(
+        &buf[..n],
+        b"new content",
+        "an open from before the copy-up still reads the lower file"
+    );
+    assert_eq!(ro.metadata().unwrap().len(), 11);
+}

@@ -87,7 +87,7 @@ impl UnionFs {
                 .and_then(|fh| self.files.get(fh))
                 .filter(|f| f.ino == ino)
             {
-                Some(f) if f.file.set_len(size).is_ok() => {}
+                Some(f) if f.current().set_len(size).is_ok() => {}
                 _ => File::options()
                     .write(true)
                     .open(&path)
@@ -115,7 +115,7 @@ impl UnionFs {
         if node.layer != Layer::Upper {
             return Err(Errno::EROFS);
         }
-        let f = &open.file;
+        let f = &*open.current();
         if set.uid.is_some() || set.gid.is_some() {
             nix::unistd::fchown(f, set.uid.map(Uid::from_raw), set.gid.map(Gid::from_raw))
                 .map_err(nix_errno)?;

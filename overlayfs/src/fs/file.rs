@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::sync::Arc;
 
 use fuser::Errno;
 use nix::fcntl::FallocateFlags;
@@ -11,6 +12,7 @@ use nix::unistd::Whence;
 use super::namespace::backing_flags;
 use super::{NsGuard, Res, UnionFs, errno, nix_errno};
 use crate::handles::OpenFile;
+use crate::layers::Layer;
 
 /// Whether open flags may modify the file (needs copy-up).
 fn writes(flags: i32) -> bool {
@@ -40,19 +42,37 @@ impl UnionFs {
             .custom_flags(backing_flags(flags) | libc::O_NOFOLLOW)
             .open(path)
             .map_err(errno)?;
-        Ok(self.files.insert(OpenFile { ino, file }))
+        let upper = node.layer == Layer::Upper;
+        Ok(self.files.insert(OpenFile::new(ino, file, upper)))
     }
 
-    pub(crate) fn open_file(&self, fh: u64) -> Res<std::sync::Arc<OpenFile>> {
-        self.files.get(fh).ok_or(Errno::EBADF)
+    /// The backing file of handle `fh`. A read-only open of a lower file
+    /// that has since been copied up moves to the copy, so it sees writes
+    /// made through other opens (kernel overlayfs does the same).
+    pub(crate) fn backing(&self, fh: u64) -> Res<Arc<File>> {
+        let open = self.files.get(fh).ok_or(Errno::EBADF)?;
+        if !open.is_upper() {
+            let _ns = self.read_ns();
+            let node = self.node(open.ino)?;
+            if node.layer == Layer::Upper && !node.unlinked() {
+                let path = self.stack.path(Layer::Upper, &node.src);
+                let file = File::options()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(path)
+                    .map_err(errno)?;
+                open.switch_to_upper(file);
+            }
+        }
+        Ok(open.current())
     }
 
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> Res<Vec<u8>> {
-        let f = self.open_file(fh)?;
+        let f = self.backing(fh)?;
         let mut buf = vec![0u8; size as usize];
         let mut done = 0;
         while done < buf.len() {
-            match f.file.read_at(&mut buf[done..], offset + done as u64) {
+            match f.read_at(&mut buf[done..], offset + done as u64) {
                 Ok(0) => break,
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -64,17 +84,17 @@ impl UnionFs {
     }
 
     pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Res<u32> {
-        let f = self.open_file(fh)?;
-        f.file.write_all_at(data, offset).map_err(errno)?;
+        let f = self.backing(fh)?;
+        f.write_all_at(data, offset).map_err(errno)?;
         Ok(data.len() as u32)
     }
 
     pub fn fsync(&self, fh: u64, datasync: bool) -> Res<()> {
-        let f = self.open_file(fh)?;
+        let f = self.backing(fh)?;
         if datasync {
-            f.file.sync_data()
+            f.sync_data()
         } else {
-            f.file.sync_all()
+            f.sync_all()
         }
         .map_err(errno)
     }
@@ -93,9 +113,9 @@ impl UnionFs {
     }
 
     pub fn fallocate(&self, fh: u64, offset: u64, length: u64, mode: i32) -> Res<()> {
-        let f = self.open_file(fh)?;
+        let f = self.backing(fh)?;
         nix::fcntl::fallocate(
-            &f.file,
+            &*f,
             FallocateFlags::from_bits_truncate(mode),
             offset as i64,
             length as i64,
@@ -104,7 +124,7 @@ impl UnionFs {
     }
 
     pub fn lseek(&self, fh: u64, offset: i64, whence: i32) -> Res<i64> {
-        let f = self.open_file(fh)?;
+        let f = self.backing(fh)?;
         let whence = match whence {
             libc::SEEK_DATA => Whence::SeekData,
             libc::SEEK_HOLE => Whence::SeekHole,
@@ -112,7 +132,7 @@ impl UnionFs {
             libc::SEEK_END => Whence::SeekEnd,
             _ => return Err(Errno::EINVAL),
         };
-        nix::unistd::lseek64(&f.file, offset, whence).map_err(nix_errno)
+        nix::unistd::lseek64(&*f, offset, whence).map_err(nix_errno)
     }
 
     /// copy_file_range between two open files, at explicit offsets (the
@@ -125,12 +145,11 @@ impl UnionFs {
         off_out: u64,
         len: u64,
     ) -> Res<u32> {
-        let (fin, fout) = (self.open_file(fh_in)?, self.open_file(fh_out)?);
+        let (fin, fout) = (self.backing(fh_in)?, self.backing(fh_out)?);
         let (mut oi, mut oo) = (off_in as i64, off_out as i64);
         let len = len.min(u32::MAX as u64 & !0xfff) as usize;
-        let n =
-            nix::fcntl::copy_file_range(&fin.file, Some(&mut oi), &fout.file, Some(&mut oo), len)
-                .map_err(nix_errno)?;
+        let n = nix::fcntl::copy_file_range(&*fin, Some(&mut oi), &*fout, Some(&mut oo), len)
+            .map_err(nix_errno)?;
         Ok(n as u32)
     }
 }

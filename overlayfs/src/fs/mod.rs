@@ -183,7 +183,7 @@ impl UnionFs {
         if node.unlinked() {
             // No name left: the object lives on for open files only.
             let meta = match self.files.find(|f| f.ino == ino) {
-                Some(open) => open.file.metadata().map_err(errno)?,
+                Some(open) => open.current().metadata().map_err(errno)?,
                 None if node.layer == Layer::Upper => return Err(Errno::ENOENT),
                 None => self
                     .stack
