@@ -59,13 +59,11 @@ fn timespec(t: Option<TimeOrNow>) -> TimeSpec {
 
 impl UnionFs {
     pub fn setattr(&self, ino: u64, set: SetAttr) -> Res<FileAttr> {
-        let _ns = self.write_ns()?;
+        let _ns = self.lock_to_modify(ino)?;
         let node = self.node(ino)?;
         if node.unlinked() {
             return self.setattr_unlinked(ino, set);
         }
-        self.copy_up(ino)?;
-        let node = self.node(ino)?;
         let path = self.stack.path(node.layer, &node.src);
         if set.uid.is_some() || set.gid.is_some() {
             nix::unistd::fchownat(

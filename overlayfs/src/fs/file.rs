@@ -23,9 +23,7 @@ impl UnionFs {
     pub fn open(&self, ino: u64, flags: i32) -> Res<u64> {
         // Held until the backing file is open, so no rename moves it meanwhile.
         let _ns = if writes(flags) {
-            let g = self.write_ns()?;
-            self.copy_up(ino)?;
-            NsGuard::Write(g)
+            self.lock_to_modify(ino)?
         } else {
             NsGuard::Read(self.read_ns())
         };

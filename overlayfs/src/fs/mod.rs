@@ -2,13 +2,14 @@
 //! names and return results or errnos, without knowing about FUSE replies
 //! (`adapter.rs` is the thin layer between the two).
 //!
-//! Concurrency: `ns` is a readers-writer lock over the union's namespace
-//! and metadata. Operations that only read take it shared; operations that
-//! change the upper layer (create, remove, rename, copy-up, setattr,
-//! xattr writes) take it exclusive, so a lookup never sees a half-done
-//! rename or copy-up. Data I/O on open files takes no lock. The inode table
+//! Concurrency: `ns` is a readers-writer lock over the union's namespace.
+//! Operations that change it (create, remove, rename, link, copy-up) take
+//! it exclusive, so a lookup never sees a half-done rename or copy-up;
+//! everything else takes it shared, including in-place changes of objects
+//! already in upper (setattr, xattrs, open for write: see
+//! `lock_to_modify`). Data I/O on open files takes no lock. The inode table
 //! has its own mutex, held only for bookkeeping, never across I/O; the
-//! order is always `ns` then `table`.
+//! order is always `ns`, then `table`, then the handle tables.
 
 mod attr;
 mod copy_up;
@@ -155,6 +156,26 @@ impl UnionFs {
             return Err(Errno::EROFS);
         }
         Ok(self.ns.write().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Locks the namespace to change `ino` in place (data, metadata,
+    /// xattrs): shared if it is already in upper or has no name left (the
+    /// namespace does not change), else exclusive, after copying it up.
+    pub(crate) fn lock_to_modify(&self, ino: u64) -> Res<NsGuard<'_>> {
+        if self.stack.upper.is_none() {
+            return Err(Errno::EROFS);
+        }
+        {
+            let shared = self.read_ns();
+            let node = self.node(ino)?;
+            // A node never leaves upper, so this stays true under the guard.
+            if node.layer == Layer::Upper || node.unlinked() {
+                return Ok(NsGuard::Read(shared));
+            }
+        }
+        let exclusive = self.write_ns()?;
+        self.copy_up(ino)?;
+        Ok(NsGuard::Write(exclusive))
     }
 
     pub(crate) fn node(&self, ino: u64) -> Res<Node> {

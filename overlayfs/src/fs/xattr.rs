@@ -36,8 +36,7 @@ impl UnionFs {
         if markers::is_private_xattr(name) {
             return Err(Errno::EOPNOTSUPP);
         }
-        let _ns = self.write_ns()?;
-        self.copy_up(ino)?;
+        let _ns = self.lock_to_modify(ino)?;
         let node = self.node(ino)?;
         sys::lsetxattr(&self.stack.path(node.layer, &node.src), name, value, flags).map_err(errno)
     }
@@ -46,11 +45,9 @@ impl UnionFs {
         if markers::is_private_xattr(name) {
             return Err(Errno::EOPNOTSUPP);
         }
-        let _ns = self.write_ns()?;
         // Removing a name the object does not have must not copy it up.
-        let node = self.node(ino)?;
-        sys::lgetxattr(&self.stack.path(node.layer, &node.src), name).map_err(errno)?;
-        self.copy_up(ino)?;
+        self.getxattr(ino, name)?;
+        let _ns = self.lock_to_modify(ino)?;
         let node = self.node(ino)?;
         sys::lremovexattr(&self.stack.path(node.layer, &node.src), name).map_err(errno)
     }
