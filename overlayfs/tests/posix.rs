@@ -36,6 +36,23 @@ fn an_unlinked_open_file_reports_no_links_and_keeps_its_data() {
     let g = File::open(u.m("lower")).unwrap();
     fs::remove_file(u.m("lower")).unwrap();
     assert_eq!(g.metadata().unwrap().nlink(), 0);
+    // Changing it through the open file must not write the lower layer.
+    assert!(
+        g.set_permissions(fs::Permissions::from_mode(0o600))
+            .is_err()
+    );
+    assert_eq!(
+        fs::metadata(u.lower(0, "lower")).unwrap().mode() & 0o777,
+        0o644
+    );
+    // An open upper file can still be changed after its last name is gone.
+    f.set_permissions(fs::Permissions::from_mode(0o640))
+        .unwrap();
+    f.set_len(5).unwrap();
+    assert_eq!(f.metadata().unwrap().len(), 5);
+    // The freed name can be reused by a new, unrelated file.
+    fs::write(u.m("f"), "other").unwrap();
+    assert_ne!(ino(&u.m("f")), f.metadata().unwrap().ino());
 }
 
 /// Waits until the clock is past `t` (coarse timestamp granularity), so a

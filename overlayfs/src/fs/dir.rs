@@ -95,11 +95,11 @@ impl UnionFs {
     }
 
     pub fn fsyncdir(&self, ino: u64) -> Res<()> {
-        let node = self.node(ino)?;
+        let (node, path) = self.backing_path(ino)?;
         if node.layer != crate::layers::Layer::Upper {
             return Ok(());
         }
-        let dir = std::fs::File::open(self.stack.path(node.layer, &node.src)).map_err(errno)?;
+        let dir = std::fs::File::open(path).map_err(errno)?;
         dir.sync_all().map_err(errno)
     }
 }

@@ -27,8 +27,7 @@ impl UnionFs {
         } else {
             NsGuard::Read(self.read_ns())
         };
-        let node = self.node(ino)?;
-        let path = self.stack.path(node.layer, &node.src);
+        let (node, path) = self.backing_path(ino)?;
         let mut opts = File::options();
         match flags & libc::O_ACCMODE {
             libc::O_WRONLY => opts.write(true),

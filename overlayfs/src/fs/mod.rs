@@ -159,8 +159,8 @@ impl UnionFs {
     }
 
     /// Locks the namespace to change `ino` in place (data, metadata,
-    /// xattrs): shared if it is already in upper or has no name left (the
-    /// namespace does not change), else exclusive, after copying it up.
+    /// xattrs): shared if it is already in upper (the namespace does not
+    /// change), else exclusive, after copying it up.
     pub(crate) fn lock_to_modify(&self, ino: u64) -> Res<NsGuard<'_>> {
         if self.stack.upper.is_none() {
             return Err(Errno::EROFS);
@@ -169,13 +169,31 @@ impl UnionFs {
             let shared = self.read_ns();
             let node = self.node(ino)?;
             // A node never leaves upper, so this stays true under the guard.
-            if node.layer == Layer::Upper || node.unlinked() {
+            if node.layer == Layer::Upper {
                 return Ok(NsGuard::Read(shared));
+            }
+            if node.unlinked() {
+                // A removed lower object cannot be copied up (it has no
+                // name), and lower layers are never written.
+                return Err(Errno::ENOENT);
             }
         }
         let exclusive = self.write_ns()?;
         self.copy_up(ino)?;
         Ok(NsGuard::Write(exclusive))
+    }
+
+    /// The backing path of `ino`. An upper object with no name left is
+    /// reachable through open files only: its old path may already name
+    /// another object, so it is ENOENT here. (A lower object's path stays
+    /// valid: lower layers never change.)
+    pub(crate) fn backing_path(&self, ino: u64) -> Res<(Node, PathBuf)> {
+        let node = self.node(ino)?;
+        if node.unlinked() && node.layer == Layer::Upper {
+            return Err(Errno::ENOENT);
+        }
+        let path = self.stack.path(node.layer, &node.src);
+        Ok((node, path))
     }
 
     pub(crate) fn node(&self, ino: u64) -> Res<Node> {

@@ -96,8 +96,8 @@ impl UnionFs {
 
     pub fn readlink(&self, ino: u64) -> Res<Vec<u8>> {
         let _ns = self.read_ns();
-        let node = self.node(ino)?;
-        let target = fs::read_link(self.stack.path(node.layer, &node.src)).map_err(errno)?;
+        let (_, path) = self.backing_path(ino)?;
+        let target = fs::read_link(path).map_err(errno)?;
         Ok(std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()).to_vec())
     }
 
@@ -220,8 +220,8 @@ impl UnionFs {
                     return Err(Errno::EPERM);
                 }
                 self.copy_up(ino)?;
-                let node = self.node(ino)?;
-                fs::hard_link(self.stack.path(node.layer, &node.src), tmp).map_err(errno)?;
+                let (_, path) = self.backing_path(ino)?;
+                fs::hard_link(path, tmp).map_err(errno)?;
                 Ok(None)
             }
         }

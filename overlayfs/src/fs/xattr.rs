@@ -15,15 +15,15 @@ impl UnionFs {
             return Err(Errno::EOPNOTSUPP);
         }
         let _ns = self.read_ns();
-        let node = self.node(ino)?;
-        sys::lgetxattr(&self.stack.path(node.layer, &node.src), name).map_err(errno)
+        let (_, path) = self.backing_path(ino)?;
+        sys::lgetxattr(&path, name).map_err(errno)
     }
 
     /// The names, NUL-terminated and concatenated as listxattr(2) returns them.
     pub fn listxattr(&self, ino: u64) -> Res<Vec<u8>> {
         let _ns = self.read_ns();
-        let node = self.node(ino)?;
-        let names = sys::llistxattr(&self.stack.path(node.layer, &node.src)).map_err(errno)?;
+        let (_, path) = self.backing_path(ino)?;
+        let names = sys::llistxattr(&path).map_err(errno)?;
         let mut out = Vec::new();
         for n in names.iter().filter(|n| !markers::is_private_xattr(n)) {
             out.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(n.as_os_str()));
@@ -37,8 +37,8 @@ impl UnionFs {
             return Err(Errno::EOPNOTSUPP);
         }
         let _ns = self.lock_to_modify(ino)?;
-        let node = self.node(ino)?;
-        sys::lsetxattr(&self.stack.path(node.layer, &node.src), name, value, flags).map_err(errno)
+        let (_, path) = self.backing_path(ino)?;
+        sys::lsetxattr(&path, name, value, flags).map_err(errno)
     }
 
     pub fn removexattr(&self, ino: u64, name: &OsStr) -> Res<()> {
@@ -48,7 +48,7 @@ impl UnionFs {
         // Removing a name the object does not have must not copy it up.
         self.getxattr(ino, name)?;
         let _ns = self.lock_to_modify(ino)?;
-        let node = self.node(ino)?;
-        sys::lremovexattr(&self.stack.path(node.layer, &node.src), name).map_err(errno)
+        let (_, path) = self.backing_path(ino)?;
+        sys::lremovexattr(&path, name).map_err(errno)
     }
 }
