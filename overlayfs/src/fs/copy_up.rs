@@ -71,28 +71,46 @@ impl UnionFs {
         let parent_upper = self.stack.upper_path(&parent);
         let parent_meta = parent_upper.symlink_metadata().map_err(errno)?;
         copyup::rename2(tmp, &dst, nix::fcntl::RenameFlags::RENAME_NOREPLACE).map_err(errno)?;
-        for alias in node.aliases.iter().skip(1) {
-            self.ensure_upper_dir(alias.parent().unwrap_or(Path::new("")))?;
-            std::fs::hard_link(&dst, self.stack.upper_path(alias)).map_err(errno)?;
-        }
-        copyup::set_times(&parent_upper, &parent_meta).map_err(errno)?;
+        // The copy is in place: record it before anything else can fail.
         let meta = dst.symlink_metadata().map_err(errno)?;
         let lower_meta = src.symlink_metadata().map_err(errno)?;
-        let mut t = self.table();
-        t.release_keys(ino);
-        t.add_key(ino, key_of(&meta));
-        let unknown_names = lower_meta.nlink().saturating_sub(node.aliases.len() as u64);
-        if !node.is_dir() && unknown_names > 0 {
-            t.record_copied(key_of(&lower_meta), ino);
-        }
-        if let Some(n) = t.get_mut(ino) {
-            n.nlink_bias = if n.is_dir() { 0 } else { unknown_names };
-            n.layer = Layer::Upper;
-            n.src = path;
-            if n.is_dir() {
-                n.merged.insert(0, Layer::Upper);
+        let lower_key = key_of(&lower_meta);
+        {
+            let mut t = self.table();
+            t.release_keys(ino);
+            t.add_key(ino, key_of(&meta));
+            let unknown_names = lower_meta.nlink().saturating_sub(node.aliases.len() as u64);
+            if !node.is_dir() && unknown_names > 0 {
+                t.record_copied(lower_key, ino);
+            }
+            if let Some(n) = t.get_mut(ino) {
+                n.nlink_bias = if n.is_dir() { 0 } else { unknown_names };
+                n.layer = Layer::Upper;
+                n.src = path;
+                if n.is_dir() {
+                    n.merged.insert(0, Layer::Upper);
+                }
             }
         }
+        for alias in node.aliases.iter().skip(1) {
+            let linked = self
+                .ensure_upper_dir(alias.parent().unwrap_or(Path::new("")))
+                .and_then(|()| {
+                    std::fs::hard_link(&dst, self.stack.upper_path(alias)).map_err(errno)
+                });
+            if let Err(e) = linked {
+                // That name keeps showing the lower file until it is looked
+                // up again, when it joins the copy (see `child_impl`).
+                log::warn!("{}: linking to the copy-up failed: {e:?}", alias.display());
+                let mut t = self.table();
+                t.remove_alias(ino, alias);
+                t.record_copied(lower_key, ino);
+                if let Some(n) = t.get_mut(ino) {
+                    n.nlink_bias += 1;
+                }
+            }
+        }
+        copyup::set_times(&parent_upper, &parent_meta).map_err(errno)?;
         Ok(true)
     }
 
