@@ -17,6 +17,8 @@ mod dir;
 mod file;
 mod namespace;
 mod rename;
+#[cfg(test)]
+mod tests;
 mod xattr;
 
 use std::ffi::OsStr;
