@@ -71,20 +71,16 @@ fn daemon_mode_returns_once_mounted_and_fusermount_unmounts() {
     assert!(!mounted(&mnt));
 }
 
-#[test]
-fn foreground_mode_serves_until_umount() {
-    let l = layers(2);
-    l.file(1, "g", "bottom");
-    let mnt = l.mnt_dir().canonicalize().unwrap();
-    let _guard = Unmount(mnt.clone());
+/// Starts the program with `-f` and waits until its mount appears
+/// (bounded, and failing at once if the program exits).
+fn spawn_foreground(l: &Layers, mnt: &Path) -> std::process::Child {
     let mut child = Command::new(BIN)
-        .args(["-f", "-o", &opts(&l)])
-        .arg(&mnt)
+        .args(["-f", "-o", &opts(l)])
+        .arg(mnt)
         .spawn()
         .unwrap();
-    // Wait for the mount to appear (bounded: the child may have failed).
     let mut tries = 0;
-    while !mounted(&mnt) {
+    while !mounted(mnt) {
         assert!(
             child.try_wait().unwrap().is_none(),
             "foreground program exited early"
@@ -93,12 +89,37 @@ fn foreground_mode_serves_until_umount() {
         tries += 1;
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    child
+}
+
+#[test]
+fn foreground_mode_serves_until_umount() {
+    let l = layers(2);
+    l.file(1, "g", "bottom");
+    let mnt = l.mnt_dir().canonicalize().unwrap();
+    let _guard = Unmount(mnt.clone());
+    let mut child = spawn_foreground(&l, &mnt);
     assert_eq!(fs::read_to_string(mnt.join("g")).unwrap(), "bottom");
     assert!(Command::new("umount").arg(&mnt).status().unwrap().success());
     assert!(
         child.wait().unwrap().success(),
         "foreground program failed after umount"
     );
+}
+
+#[test]
+fn sigterm_detaches_the_mount_and_ends_the_server() {
+    let l = layers(2);
+    let mnt = l.mnt_dir().canonicalize().unwrap();
+    let _guard = Unmount(mnt.clone());
+    let mut child = spawn_foreground(&l, &mnt);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "the server did not end cleanly"
+    );
+    assert!(!mounted(&mnt), "SIGTERM left the mount behind");
 }
 
 #[test]

@@ -69,6 +69,12 @@ fn child(args: Args, tx: OwnedFd) -> ExitCode {
         }
         redirect_stdio(true);
     };
+    if let Err(e) = crate::signals::detach_on_signal(args.mountpoint.clone()) {
+        if let Some(mut t) = tx.borrow_mut().take() {
+            let _ = t.write_all(format!("1signals: {e}").as_bytes());
+        }
+        return ExitCode::FAILURE;
+    }
     match overlayfs::serve_with_ready(args.config, &args.mountpoint, ready) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

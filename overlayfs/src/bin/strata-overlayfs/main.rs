@@ -5,6 +5,7 @@
 //! `fusermount3 -u MOUNTPOINT` or `umount`.
 
 mod daemon;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     if args.foreground {
+        if let Err(e) = signals::detach_on_signal(args.mountpoint.clone()) {
+            eprintln!("strata-overlayfs: signals: {e}");
+            return ExitCode::FAILURE;
+        }
         return match overlayfs::serve(args.config, &args.mountpoint) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
