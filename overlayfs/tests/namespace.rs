@@ -218,3 +218,14 @@ fn exclusive_create_and_truncate_and_append() {
         .unwrap();
     assert_eq!(fs::read_to_string(u.upper("f")).unwrap(), "z");
 }
+
+#[test]
+fn marker_names_cannot_be_created_through_the_mount() {
+    let l = layers(1);
+    let u = l.mount();
+    assert_eq!(errno_of(fs::write(u.m(".wh.x"), "")), libc::EINVAL);
+    assert_eq!(errno_of(fs::create_dir(u.m(".wh..wh..opq"))), libc::EINVAL);
+    fs::write(u.m("x"), "").unwrap();
+    assert_eq!(errno_of(fs::rename(u.m("x"), u.m(".wh.y"))), libc::EINVAL);
+    assert!(ls(&u.upper("")).iter().all(|n| !n.starts_with(".wh.")));
+}
