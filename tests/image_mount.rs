@@ -1,7 +1,5 @@
 //! `strata image mount` through the binary: browse an image read-only.
-//! Needs the union filesystem (overlayfs crate), implemented on the `fs`
-//! branch; until that is merged these tests are ignored. They need root and
-//! /dev/fuse and fail loudly without them.
+//! Needs root and /dev/fuse and fail loudly without them.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -28,7 +26,6 @@ fn is_mountpoint(dir: &Path) -> bool {
 }
 
 #[test]
-#[ignore = "needs the union fs (branch fs)"]
 fn mount_detached_browse_and_umount() {
     common::require_root_and_fuse();
     let work = tempfile::tempdir().unwrap();
@@ -62,7 +59,6 @@ fn mount_detached_browse_and_umount() {
 }
 
 #[test]
-#[ignore = "needs the union fs (branch fs)"]
 fn mount_of_a_missing_image_fails_cleanly() {
     common::require_root_and_fuse();
     let work = tempfile::tempdir().unwrap();
