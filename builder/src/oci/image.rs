@@ -96,6 +96,9 @@ pub fn prepare(
         .resolve(reference)
         .map_err(OciError::store(format!("image {reference}")))?;
     let view = parse_config(&image.config, &format!("config of image {}", image.id))?;
+    if !blobs.contains(&image.id)? {
+        blobs.put_verified(&image.id, None, &mut &image.config[..])?;
+    }
     let mut layers = Vec::with_capacity(view.rootfs.diff_ids.len());
     for diff_id in &view.rootfs.diff_ids {
         layers.push(layer_blob(store, blobs, diff_id, compression)?);

@@ -197,7 +197,14 @@ pub fn load_dir(
         if blobs.contains(digest)? {
             return Ok(());
         }
-        let path = confined(dir, &format!("blobs/sha256/{}", sha256_hex(digest)?), &what)?;
+        let rel = format!("blobs/sha256/{}", sha256_hex(digest)?);
+        if !dir.join(&rel).exists() {
+            return Err(OciError::MissingBlob {
+                digest: digest.to_string(),
+                place: what.clone(),
+            });
+        }
+        let path = confined(dir, &rel, &what)?;
         let mut f = fs::File::open(&path).map_err(OciError::io(&path))?;
         blobs.put_verified(digest, Some(size), &mut f)?;
         Ok(())

@@ -61,7 +61,6 @@ pub fn push(
     }
     let blobs = Blobs::open(store.root())?;
     let image = prepare(store, &blobs, reference, opts.compression)?;
-    blobs.put_bytes(&image.config)?;
     let client = Client::new(&r.registry, r.api_host(), &opts.client)?;
     let push_scope = format!("repository:{}:pull,push", r.repository);
     let repo = r.full_repository();
