@@ -35,8 +35,24 @@ impl PreparedImage {
         &self.id
     }
 
-    /// The image manifest JSON for this image.
-    pub fn manifest(&self, format: ManifestFormat) -> Vec<u8> {
+    /// The manifest format actually used for `wanted`: Docker's schema 2
+    /// has no zstd layer type, so an image with zstd layers always gets an
+    /// OCI manifest (as Docker does).
+    pub fn effective_format(&self, wanted: ManifestFormat) -> ManifestFormat {
+        if self
+            .layers
+            .iter()
+            .any(|l| l.compression == Compression::Zstd)
+        {
+            ManifestFormat::Oci
+        } else {
+            wanted
+        }
+    }
+
+    /// The image manifest JSON, in [`PreparedImage::effective_format`].
+    pub fn manifest(&self, wanted: ManifestFormat) -> Vec<u8> {
+        let format = self.effective_format(wanted);
         let layers: Vec<serde_json::Value> = self
             .layers
             .iter()

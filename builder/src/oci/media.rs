@@ -43,12 +43,11 @@ impl ManifestFormat {
     }
 
     /// Layer media type for a compression. Docker schema 2 has no zstd
-    /// type; Docker itself writes the OCI zstd type there, and so do we.
+    /// type; callers use the OCI manifest for zstd layers.
     pub fn layer_type(self, compression: Compression) -> &'static str {
         match (self, compression) {
+            (_, Compression::Zstd) => OCI_LAYER_ZSTD,
             (ManifestFormat::Oci, Compression::Gzip) => OCI_LAYER_GZIP,
-            (ManifestFormat::Oci, Compression::Zstd)
-            | (ManifestFormat::Docker, Compression::Zstd) => OCI_LAYER_ZSTD,
             (ManifestFormat::Oci, Compression::None) => OCI_LAYER,
             (ManifestFormat::Docker, Compression::Gzip) => DOCKER_LAYER_GZIP,
             (ManifestFormat::Docker, Compression::None) => DOCKER_LAYER_TAR,

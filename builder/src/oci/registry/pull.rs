@@ -213,6 +213,10 @@ fn fetch_blob(
     let what = format!("blob {digest} of {}", r.full_repository());
     let url = client.url(&format!("/v2/{}/blobs/{digest}", r.repository));
     progress.start(digest, "Downloading", size);
+    let resumed = file.metadata().map_err(OciError::io(&partial))?.len();
+    if resumed > 0 && resumed <= size {
+        progress.advance(digest, resumed);
+    }
     // Each round asks for what is missing; a connection dropped mid-body
     // leaves the bytes received so far for the next round.
     let mut rounds = 0;
@@ -238,7 +242,7 @@ fn fetch_blob(
             what: what.clone(),
         })?;
         match resp.status().as_u16() {
-            206 => progress.advance(digest, have),
+            206 => {}
             200 => {
                 file.set_len(0).map_err(OciError::io(&partial))?;
             }

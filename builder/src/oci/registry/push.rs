@@ -95,7 +95,13 @@ pub fn push(
             r.repository,
             r.tag_or_latest()
         )),
-        headers: vec![("Content-Type", opts.format.manifest_type().to_string())],
+        headers: vec![(
+            "Content-Type",
+            image
+                .effective_format(opts.format)
+                .manifest_type()
+                .to_string(),
+        )],
         body: ReqBody::Bytes(&manifest),
         scope: push_scope,
         what: what.clone(),

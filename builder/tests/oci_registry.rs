@@ -1,0 +1,282 @@
+//! Push and pull against a real registry (docker-registry on loopback),
+//! checked with skopeo, with fault injection (registry stopped mid-way).
+
+mod oci_support;
+
+use std::cell::RefCell;
+use std::process::Command;
+
+use builder::oci::registry::{ClientOptions, PushOptions, pull, push};
+use builder::oci::{Compression, ImageStore, ManifestFormat, NoProgress, Progress};
+use oci_support::registry::{CuttingProxy, Registry};
+use oci_support::{FakeStore, Node, busybox_tree, layer_tar, run, sha256};
+
+/// Records finish statuses per blob.
+#[derive(Default)]
+struct Recorder {
+    finished: RefCell<Vec<(String, String)>>,
+    bytes: RefCell<u64>,
+}
+
+impl Progress for Recorder {
+    fn advance(&self, _id: &str, bytes: u64) {
+        *self.bytes.borrow_mut() += bytes;
+    }
+    fn finish(&self, id: &str, status: &str) {
+        self.finished.borrow_mut().push((id.into(), status.into()));
+    }
+}
+
+fn image_store(name: &str) -> (FakeStore, String) {
+    let store = FakeStore::new();
+    let mut top = std::collections::BTreeMap::new();
+    top.insert("data".to_string(), Node::Dir);
+    // Incompressible so that the layer blob spans several upload chunks.
+    let mut noise = Vec::with_capacity(600_000);
+    let mut x: u32 = 12345;
+    for _ in 0..600_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        noise.push((x >> 16) as u8);
+    }
+    top.insert("data/noise".to_string(), Node::File(noise, 0o644));
+    let id = store.add_test_image(name, &[layer_tar(&busybox_tree()), layer_tar(&top)]);
+    (store, id)
+}
+
+fn skopeo_config(reference: &str) -> String {
+    run(Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw", "--config"])
+        .arg(format!("docker://{reference}")))
+}
+
+#[test]
+fn push_then_pull_with_skopeo_and_strata_and_push_again_uploads_nothing() {
+    let reg = Registry::start();
+    let name = format!("{}/team/app:1", reg.host());
+    let (store, id) = image_store(&name);
+    let progress = Recorder::default();
+    let pushed = push(&store, &name, &PushOptions::default(), &progress).expect("push");
+    // zstd layers go with an OCI manifest even when Docker's is asked for.
+    let zname = format!("{}/team/zstd:1", reg.host());
+    store.tag(&id, &zname).expect("tag");
+    let zopts = PushOptions {
+        compression: Compression::Zstd,
+        format: ManifestFormat::Docker,
+        ..PushOptions::default()
+    };
+    push(&store, &zname, &zopts, &NoProgress).expect("push zstd");
+    let zraw = run(Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{zname}")));
+    assert!(
+        zraw.contains("tar+zstd") && zraw.contains("image.manifest.v1+json"),
+        "{zraw}"
+    );
+    assert_eq!(sha256(skopeo_config(&zname).as_bytes()), id);
+    let zfresh = FakeStore::new();
+    assert_eq!(
+        pull(&zfresh, &zname, &ClientOptions::default(), &NoProgress)
+            .expect("pull zstd")
+            .id,
+        id
+    );
+    assert_eq!(pushed.uploaded, 3, "two layers and the config");
+    assert!(*progress.bytes.borrow() > 600_000);
+    assert_eq!(
+        sha256(skopeo_config(&name).as_bytes()),
+        id,
+        "skopeo sees the same image id"
+    );
+    let raw = run(Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{name}")));
+    assert_eq!(sha256(raw.as_bytes()), pushed.digest);
+
+    // Pull into a fresh store: same id, tagged with the full name.
+    let fresh = FakeStore::new();
+    let pulled = pull(&fresh, &name, &ClientOptions::default(), &NoProgress).expect("pull");
+    assert_eq!(pulled.id, id);
+    assert_eq!(pulled.digest, pushed.digest);
+    assert_eq!(fresh.resolve(&name).expect("tagged").id, id);
+
+    // Pushing again uploads no blob: every HEAD answers 200.
+    let uploads = reg.count("PUT", "/blobs/uploads/");
+    // 3 for the gzip image, 2 zstd layers (its config was mounted).
+    assert_eq!(uploads, 5);
+    let progress = Recorder::default();
+    let again = push(&store, &name, &PushOptions::default(), &progress).expect("push again");
+    assert_eq!(again.uploaded, 0);
+    assert_eq!(again.digest, pushed.digest);
+    assert_eq!(
+        reg.count("PUT", "/blobs/uploads/"),
+        uploads,
+        "no blob uploaded twice"
+    );
+    assert_eq!(reg.count("POST", "/blobs/uploads/"), 6);
+    assert!(
+        progress
+            .finished
+            .borrow()
+            .iter()
+            .all(|(_, s)| s == "Layer already exists")
+    );
+
+    // Pull by digest from the same registry into another store.
+    let by_digest = format!("{}/team/app@{}", reg.host(), pushed.digest);
+    let other = FakeStore::new();
+    let pulled =
+        pull(&other, &by_digest, &ClientOptions::default(), &NoProgress).expect("pull by digest");
+    assert_eq!(pulled.id, id);
+    assert_eq!(pulled.tag, None);
+}
+
+#[test]
+fn chunked_upload_docker_media_types_and_cross_repo_mount() {
+    let reg = Registry::start();
+    let first = format!("{}/one/app:1", reg.host());
+    let (store, id) = image_store(&first);
+    let opts = PushOptions {
+        chunk_size: 256 << 10,
+        format: ManifestFormat::Docker,
+        ..PushOptions::default()
+    };
+    push(&store, &first, &opts, &NoProgress).expect("chunked push");
+    assert!(
+        reg.count("PATCH", "/blobs/uploads/") >= 3,
+        "{}",
+        reg.log_text()
+    );
+    let raw = run(Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{first}")));
+    assert!(
+        raw.contains("application/vnd.docker.distribution.manifest.v2+json"),
+        "{raw}"
+    );
+    assert_eq!(sha256(skopeo_config(&first).as_bytes()), id);
+    // skopeo copies the image out and the layers decompress to the same tree.
+    let tmp = tempfile::tempdir().expect("tmp");
+    run(Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{first}"))
+        .arg(format!("oci:{}:x", tmp.path().join("l").display())));
+
+    // The same image in another repository: blobs are mounted, not sent.
+    let second = format!("{}/two/app:1", reg.host());
+    store.tag(&id, &second).expect("tag");
+    let progress = Recorder::default();
+    let pushed = push(&store, &second, &opts, &progress).expect("push to second repo");
+    assert_eq!(pushed.uploaded, 0);
+    let statuses = progress.finished.borrow();
+    assert_eq!(statuses.len(), 3);
+    assert!(
+        statuses.iter().all(|(_, s)| s == "Mounted from one/app"),
+        "{statuses:?}"
+    );
+    assert!(reg.count("POST", "mount=") >= 3);
+    let fresh = FakeStore::new();
+    assert_eq!(
+        pull(&fresh, &second, &ClientOptions::default(), &NoProgress)
+            .expect("pull")
+            .id,
+        id
+    );
+}
+
+#[test]
+fn stopped_registry_gives_a_clear_error_and_a_retry_works() {
+    let mut reg = Registry::start();
+    let name = format!("{}/fault/app:1", reg.host());
+    let (store, id) = image_store(&name);
+    reg.stop();
+    let opts = PushOptions {
+        client: ClientOptions {
+            retries: Some(1),
+            ..ClientOptions::default()
+        },
+        ..PushOptions::default()
+    };
+    let err = push(&store, &name, &opts, &NoProgress).expect_err("registry is down");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cannot reach") && msg.contains(&reg.host()),
+        "{msg}"
+    );
+    assert!(msg.contains("sha256:"), "names the blob: {msg}");
+    reg.restart();
+    push(&store, &name, &opts, &NoProgress).expect("retry after restart");
+
+    let fresh = FakeStore::new();
+    pull(&fresh, &name, &ClientOptions::default(), &NoProgress).expect("pull");
+    assert_eq!(fresh.resolve(&name).expect("pulled").id, id);
+
+    // Unknown tag: 404 with the registry's error code and the reference.
+    let missing = format!("{}/fault/app:nope", reg.host());
+    let err = pull(
+        &FakeStore::new(),
+        &missing,
+        &ClientOptions::default(),
+        &NoProgress,
+    )
+    .expect_err("no such tag");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("404") && msg.contains("MANIFEST_UNKNOWN") && msg.contains("fault/app:nope"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn connection_dropped_mid_blob_is_resumed_and_a_failed_pull_loads_nothing() {
+    let reg = Registry::start();
+    let proxy = CuttingProxy::start(reg.port);
+    let name = format!("{}/drop/app:1", proxy.host());
+    let (store, id) = image_store(&name);
+    push(&store, &name, &PushOptions::default(), &NoProgress).expect("push through proxy");
+
+    // Cut once, 300 kB into the responses: the pull retries with a Range
+    // request for the rest and succeeds.
+    proxy.arm(300_000, false);
+    let fresh = FakeStore::new();
+    let pulled = pull(&fresh, &name, &ClientOptions::default(), &NoProgress).expect("resumed pull");
+    assert_eq!(pulled.id, id);
+    assert_eq!(proxy.cuts(), 1, "the connection was cut");
+    let blob_path = "/v2/drop/app/blobs/sha256:";
+    let log = reg.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(blob_path) && l.contains("\" 206 ")),
+        "no ranged GET: {log}"
+    );
+
+    // Cut and keep the registry unreachable: the pull fails naming the
+    // blob, nothing is loaded; once healed, the retry resumes.
+    proxy.arm(300_000, true);
+    let fresh = FakeStore::new();
+    let opts = ClientOptions {
+        retries: Some(1),
+        ..ClientOptions::default()
+    };
+    let err = pull(&fresh, &name, &opts, &NoProgress).expect_err("registry gone");
+    let msg = err.to_string();
+    assert!(msg.contains("sha256:"), "names the blob: {msg}");
+    assert!(fresh.image_ids().is_empty() && fresh.layers.borrow().is_empty());
+    let ranged_before = reg
+        .log_text()
+        .lines()
+        .filter(|l| l.contains(blob_path) && l.contains("\" 206 "))
+        .count();
+    proxy.heal();
+    let pulled = pull(&fresh, &name, &opts, &NoProgress).expect("retried pull");
+    assert_eq!(pulled.id, id);
+    let ranged_after = reg
+        .log_text()
+        .lines()
+        .filter(|l| l.contains(blob_path) && l.contains("\" 206 "))
+        .count();
+    assert_eq!(
+        ranged_after,
+        ranged_before + 1,
+        "the retry resumed the partial blob"
+    );
+}
