@@ -11,10 +11,35 @@ pub struct Registry {
     pub dir: tempfile::TempDir,
     config: PathBuf,
     log: PathBuf,
+    keep: Vec<tempfile::TempDir>,
 }
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with_auth("")
+    }
+
+    /// A registry requiring basic auth for `user`:`password` (htpasswd
+    /// file made with apache2-utils' `htpasswd -B`).
+    pub fn start_with_htpasswd(user: &str, password: &str) -> Registry {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("htpasswd");
+        let out = Command::new("htpasswd")
+            .args(["-Bbn", user, password])
+            .output()
+            .expect("htpasswd missing: apt-get install apache2-utils");
+        assert!(out.status.success());
+        std::fs::write(&file, &out.stdout).expect("write htpasswd");
+        let auth = format!(
+            "auth:\n  htpasswd:\n    realm: strata-test\n    path: {}\n",
+            file.display()
+        );
+        let mut r = Registry::start_with_auth(&auth);
+        r.keep.push(dir);
+        r
+    }
+
+    fn start_with_auth(auth: &str) -> Registry {
         let dir = tempfile::tempdir().expect("tmp");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -27,7 +52,7 @@ impl Registry {
             format!(
                 "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
                  storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
+                 http:\n  addr: 127.0.0.1:{port}\n{auth}",
                 storage.display()
             ),
         )
@@ -39,6 +64,7 @@ impl Registry {
             dir,
             config,
             log,
+            keep: Vec::new(),
         };
         r.restart();
         r

@@ -127,11 +127,17 @@ fn decode(entry: &serde_json::Value, path: &Path) -> Result<Option<Credentials>,
 
 /// Credentials for a registry host, from strata's file then Docker's.
 pub fn lookup(registry: &str) -> Result<Option<Credentials>, RegistryError> {
-    for path in [strata_auth_file(), docker_config_file()] {
-        let auths = read_auths(&path)?;
+    lookup_in(&[strata_auth_file(), docker_config_file()], registry)
+}
+
+/// Credentials for a registry host from the first of `files` that has them.
+pub fn lookup_in(files: &[PathBuf], registry: &str) -> Result<Option<Credentials>, RegistryError> {
+    for path in files {
+        let path = path.as_path();
+        let auths = read_auths(path)?;
         for key in keys(registry) {
             if let Some(entry) = auths.get(&key)
-                && let Some(c) = decode(entry, &path)?
+                && let Some(c) = decode(entry, path)?
             {
                 return Ok(Some(c));
             }
@@ -145,7 +151,13 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>, RegistryError> {
 /// is never visible with wider permissions or half written.
 pub fn store(registry: &str, creds: &Credentials) -> Result<PathBuf, RegistryError> {
     let path = strata_auth_file();
-    let mut auths = read_auths(&path)?;
+    store_in(&path, registry, creds)?;
+    Ok(path)
+}
+
+/// Adds or replaces a registry's entry in the credentials file `path`.
+pub fn store_in(path: &Path, registry: &str, creds: &Credentials) -> Result<(), RegistryError> {
+    let mut auths = read_auths(path)?;
     let mut entry = BTreeMap::new();
     entry.insert(
         "auth",
@@ -154,7 +166,7 @@ pub fn store(registry: &str, creds: &Credentials) -> Result<PathBuf, RegistryErr
     auths.insert(registry.to_string(), serde_json::json!(entry));
     let doc = serde_json::json!({ "auths": auths });
     let fail = |e: std::io::Error| RegistryError::Credentials {
-        path: path.clone(),
+        path: path.to_path_buf(),
         reason: e.to_string(),
     };
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -166,8 +178,8 @@ pub fn store(registry: &str, creds: &Credentials) -> Result<PathBuf, RegistryErr
     let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
     tmp.write_all(&bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(&path).map_err(|e| fail(e.error))?;
-    Ok(path)
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
 }
 
 /// A parsed `WWW-Authenticate` header.
@@ -246,5 +258,32 @@ mod tests {
             ("me", "s3:cret")
         );
         assert!(decode(&serde_json::json!({"auth": "!!"}), Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn stored_credentials_are_private_and_found_again() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("sub/auth.json");
+        let docker = dir.path().join("config.json");
+        let me = Credentials {
+            username: "me".into(),
+            password: "pw".into(),
+        };
+        store_in(&file, "127.0.0.1:5000", &me).expect("store");
+        let mode = fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let files = [file.clone(), docker.clone()];
+        assert_eq!(
+            lookup_in(&files, "127.0.0.1:5000").expect("lookup"),
+            Some(me)
+        );
+        assert_eq!(lookup_in(&files, "other:1").expect("lookup"), None);
+        // Docker's config is read too, with its legacy key for Docker Hub.
+        let entry = serde_json::json!({"auths": {"https://index.docker.io/v1/": {"auth": STANDARD.encode("hub:pw")}}});
+        fs::write(&docker, entry.to_string()).expect("write");
+        let hub = lookup_in(&files, "docker.io")
+            .expect("lookup")
+            .expect("found");
+        assert_eq!(hub.username, "hub");
     }
 }
