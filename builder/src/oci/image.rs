@@ -7,9 +7,9 @@ use std::io::{self, Read};
 use serde::Deserialize;
 
 use super::blobs::Blobs;
-use super::digest::{HashingReader, sha256_of};
+use super::digest::{HashingReader, HashingWriter, sha256_of};
 use super::error::{OciError, Result};
-use super::media::{Compression, ManifestFormat, decompress};
+use super::media::{Compression, Encoder, ManifestFormat, decompress};
 use super::store_api::ImageStore;
 
 /// A layer as a blob: what a manifest's layer descriptor says.
@@ -147,18 +147,33 @@ pub fn layer_blob(
             compression,
         });
     }
-    let source: Box<dyn Read + '_> = match blobs.any_layer_blob(diff_id)? {
-        Some((blob, c)) => {
-            decompress(c, blobs.open_blob(&blob)?).map_err(OciError::io(blobs.path(&blob)?))?
+    let cached = blobs.any_layer_blob(diff_id)?;
+    let mut store_error = None;
+    let mut actual = String::new();
+    let staged = blobs.stage(|w| {
+        let mut tar = HashingWriter::new(Encoder::new(compression, w)?);
+        match &cached {
+            Some((blob, c)) => {
+                io::copy(
+                    &mut decompress(*c, blobs.open_blob(blob).map_err(io::Error::other)?)?,
+                    &mut tar,
+                )?;
+            }
+            None => {
+                if let Err(e) = store.write_layer_tar(diff_id, &mut tar) {
+                    store_error = Some(e);
+                    return Err(io::Error::other("store failed"));
+                }
+            }
         }
-        None => store
-            .layer_tar(diff_id)
-            .map_err(OciError::store(format!("layer {diff_id}")))?,
-    };
-    let mut tar = HashingReader::new(source);
-    let (digest, size, staged) =
-        blobs.stage(|w| super::media::compress(compression, &mut tar, w).map(|_| ()))?;
-    let (actual, _) = tar.finish();
+        let (enc, digest, _) = tar.finish();
+        actual = digest;
+        enc.finish().map(|_| ())
+    });
+    if let Some(e) = store_error {
+        return Err(OciError::store(format!("layer {diff_id}"))(e));
+    }
+    let (digest, size, staged) = staged?;
     if actual != diff_id {
         return Err(OciError::DiffIdMismatch {
             diff_id: diff_id.to_string(),

@@ -147,28 +147,60 @@ pub fn decompress_sniffed<'a, R: Read + 'a>(inner: R) -> io::Result<Box<dyn Read
     decompress(compression, buffered)
 }
 
-/// Compresses everything read from `src` into `dst`. gzip headers carry
-/// no name and mtime 0, so the same tar always gives the same blob.
-pub fn compress<R: Read, W: Write>(compression: Compression, src: &mut R, dst: W) -> io::Result<W> {
-    match compression {
-        Compression::Gzip => {
-            let mut enc = flate2::GzBuilder::new()
-                .mtime(0)
-                .write(dst, flate2::Compression::default());
-            io::copy(src, &mut enc)?;
-            enc.finish()
-        }
-        Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(dst, 3)?;
-            io::copy(src, &mut enc)?;
-            enc.finish()
-        }
-        Compression::None => {
-            let mut dst = dst;
-            io::copy(src, &mut dst)?;
-            Ok(dst)
+/// A writer that compresses into `W`; [`Encoder::finish`] ends the stream.
+pub enum Encoder<W: Write> {
+    Gzip(flate2::write::GzEncoder<W>),
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+    None(W),
+}
+
+impl<W: Write> Encoder<W> {
+    /// gzip headers carry no name and mtime 0, so the same tar always gives
+    /// the same blob.
+    pub fn new(compression: Compression, dst: W) -> io::Result<Encoder<W>> {
+        Ok(match compression {
+            Compression::Gzip => Encoder::Gzip(
+                flate2::GzBuilder::new()
+                    .mtime(0)
+                    .write(dst, flate2::Compression::default()),
+            ),
+            Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(dst, 3)?),
+            Compression::None => Encoder::None(dst),
+        })
+    }
+
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::Gzip(e) => e.finish(),
+            Encoder::Zstd(e) => e.finish(),
+            Encoder::None(mut w) => w.flush().map(|_| w),
         }
     }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Gzip(e) => e.write(buf),
+            Encoder::Zstd(e) => e.write(buf),
+            Encoder::None(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Gzip(e) => e.flush(),
+            Encoder::Zstd(e) => e.flush(),
+            Encoder::None(w) => w.flush(),
+        }
+    }
+}
+
+/// Compresses everything read from `src` into `dst`.
+pub fn compress<R: Read, W: Write>(compression: Compression, src: &mut R, dst: W) -> io::Result<W> {
+    let mut enc = Encoder::new(compression, dst)?;
+    io::copy(src, &mut enc)?;
+    enc.finish()
 }
 
 #[cfg(test)]

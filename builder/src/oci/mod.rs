@@ -21,7 +21,7 @@ pub mod progress;
 pub mod registry;
 pub mod store_api;
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 pub use blobs::Blobs;
@@ -99,12 +99,21 @@ pub fn export_image(store: &dyn ImageStore, reference: &str, out: &mut dyn Write
         .resolve(reference)
         .map_err(OciError::store(format!("image {reference}")))?;
     let view = image::parse_config(&image.config, &format!("config of image {}", image.id))?;
+    // Each layer goes through an unlinked temporary file: the store writes
+    // tars, the flattening reads them.
+    let blobs = Blobs::open(store.root())?;
     let mut layers = Vec::new();
     for diff_id in view.rootfs.diff_ids.iter().rev() {
-        let tar = store
-            .layer_tar(diff_id)
+        let tmp_dir = blobs.tmp_dir();
+        let mut file = tempfile::tempfile_in(&tmp_dir).map_err(OciError::io(&tmp_dir))?;
+        store
+            .write_layer_tar(diff_id, &mut file)
             .map_err(OciError::store(format!("layer {diff_id}")))?;
-        layers.push((diff_id.clone(), tar));
+        file.rewind().map_err(OciError::io(&tmp_dir))?;
+        layers.push((
+            diff_id.clone(),
+            Box::new(std::io::BufReader::new(file)) as Box<dyn Read>,
+        ));
     }
     export::flatten(layers, out)
 }

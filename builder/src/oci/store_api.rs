@@ -2,7 +2,7 @@
 //! formats and the registry client do not depend on how the store keeps
 //! layers. The real store implements it in `store_impl.rs`; tests use a fake.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use super::error::StoreError;
@@ -30,9 +30,9 @@ pub trait ImageStore {
     /// Whether a layer with this diff_id is stored.
     fn has_layer(&self, diff_id: &str) -> Result<bool, StoreError>;
 
-    /// The layer's uncompressed tar stream. For layers the store made itself
-    /// its sha256 is the diff_id; callers verify that.
-    fn layer_tar(&self, diff_id: &str) -> Result<Box<dyn Read + '_>, StoreError>;
+    /// Writes the layer's uncompressed tar stream to `out`. For layers the
+    /// store made itself its sha256 is the diff_id; callers verify that.
+    fn write_layer_tar(&self, diff_id: &str, out: &mut dyn Write) -> Result<(), StoreError>;
 
     /// Adds a layer from its uncompressed tar under `diff_id`. The caller
     /// has verified the digest; the store records the layer only when the

@@ -98,7 +98,11 @@ impl ImageStore for FakeStore {
         Ok(self.layers.borrow().contains_key(diff_id))
     }
 
-    fn layer_tar(&self, diff_id: &str) -> Result<Box<dyn Read + '_>, StoreError> {
+    fn write_layer_tar(
+        &self,
+        diff_id: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), StoreError> {
         self.layer_reads.set(self.layer_reads.get() + 1);
         let tar = self
             .layers
@@ -106,7 +110,8 @@ impl ImageStore for FakeStore {
             .get(diff_id)
             .cloned()
             .ok_or_else(|| format!("no such layer {diff_id}"))?;
-        Ok(Box::new(std::io::Cursor::new(tar)))
+        out.write_all(&tar)?;
+        Ok(())
     }
 
     fn add_layer(&self, diff_id: &str, tar: &mut dyn Read) -> Result<(), StoreError> {
