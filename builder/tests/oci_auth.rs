@@ -3,14 +3,11 @@
 
 mod oci_support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-
 use builder::oci::NoProgress;
 use builder::oci::registry::auth::Credentials;
 use builder::oci::registry::{ClientOptions, PushOptions, login, pull, push};
-use oci_support::FakeStore;
 use oci_support::registry::Registry;
+use oci_support::{FakeStore, fake_http};
 
 fn creds(user: &str, password: &str) -> ClientOptions {
     ClientOptions {
@@ -57,53 +54,27 @@ fn basic_auth_registry_refuses_anonymous_and_accepts_credentials() {
     assert_eq!(pulled.id, id);
 }
 
-/// Serves `/v2/` (needs `Bearer tok-123`) and `/token` (needs basic
-/// `me:pw`), one connection at a time, `Connection: close`.
+/// `/v2/` needs `Bearer tok-123`; `/token` hands it out for basic `me:pw`.
 fn token_server() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut request = String::new();
-            let _ = reader.read_line(&mut request);
-            let mut auth = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':')
-                    && k.eq_ignore_ascii_case("authorization")
-                {
-                    auth = v.trim().to_string();
-                }
-            }
-            let path = request.split(' ').nth(1).unwrap_or("");
-            let (status, extra, body) = if path.starts_with("/token") {
-                // base64("me:pw") = bWU6cHc=
-                if auth == "Basic bWU6cHc=" && path.contains("service=fake") {
-                    ("200 OK", String::new(), r#"{"token":"tok-123"}"#)
-                } else {
-                    ("401 Unauthorized", String::new(), "{}")
-                }
-            } else if auth == "Bearer tok-123" {
-                ("200 OK", String::new(), "{}")
+    let (port, _) = fake_http::serve(|req, port| {
+        if req.path.starts_with("/token") {
+            // base64("me:pw") = bWU6cHc=
+            if req.auth == "Basic bWU6cHc=" && req.path.contains("service=fake") {
+                ("200 OK", String::new(), r#"{"token":"tok-123"}"#.into())
             } else {
-                (
-                    "401 Unauthorized",
-                    format!(
-                        "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\"\r\n"
-                    ),
-                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
-                )
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+                ("401 Unauthorized", String::new(), "{}".into())
+            }
+        } else if req.auth == "Bearer tok-123" {
+            ("200 OK", String::new(), "{}".into())
+        } else {
+            (
+                "401 Unauthorized",
+                format!(
+                    "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\"\r\n"
+                ),
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#
+                    .into(),
+            )
         }
     });
     port
@@ -116,4 +87,40 @@ fn bearer_token_flow_uses_basic_credentials_at_the_realm() {
     login(&host, &creds("me", "pw")).expect("token login");
     let err = login(&host, &creds("me", "bad")).expect_err("bad password");
     assert!(err.to_string().contains("unauthorized"), "{err}");
+}
+
+#[test]
+fn server_errors_are_retried_with_backoff_then_reported() {
+    // Two 503s, then success: login goes through on the third attempt.
+    let count = std::sync::atomic::AtomicUsize::new(0);
+    let (port, seen) = fake_http::serve(move |_, _| {
+        if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            ("503 Service Unavailable", String::new(), "{}".into())
+        } else {
+            ("200 OK", String::new(), "{}".into())
+        }
+    });
+    login(&format!("127.0.0.1:{port}"), &ClientOptions::default()).expect("third attempt");
+    assert_eq!(seen.lock().expect("log").len(), 3);
+
+    // Always 500: the error says so after the retries.
+    let (port, seen) = fake_http::serve(|_, _| {
+        (
+            "500 Internal Server Error",
+            String::new(),
+            r#"{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}"#.into(),
+        )
+    });
+    let opts = ClientOptions {
+        retries: Some(2),
+        ..ClientOptions::default()
+    };
+    let err = login(&format!("127.0.0.1:{port}"), &opts).expect_err("500");
+    let msg = err.to_string();
+    assert!(msg.contains("500") && msg.contains("disk on fire"), "{msg}");
+    assert_eq!(
+        seen.lock().expect("log").len(),
+        3,
+        "one try and two retries"
+    );
 }

@@ -280,3 +280,43 @@ fn connection_dropped_mid_blob_is_resumed_and_a_failed_pull_loads_nothing() {
         "the retry resumed the partial blob"
     );
 }
+
+#[test]
+fn pull_of_a_multi_platform_index_picks_this_platform() {
+    let reg = Registry::start();
+    let ours = format!("{}/multi/app:ours", reg.host());
+    let other = format!("{}/multi/app:other", reg.host());
+    let (store, our_id) = image_store(&ours);
+    let other_id = store.add_test_image(&other, &[oci_support::layer_tar(&busybox_tree())]);
+    assert_ne!(our_id, other_id);
+    let a = push(&store, &ours, &PushOptions::default(), &NoProgress).expect("push ours");
+    let b = push(&store, &other, &PushOptions::default(), &NoProgress).expect("push other");
+    let arch = builder::oci::layout::host_arch();
+    let foreign = if arch == "arm64" { "amd64" } else { "arm64" };
+    let entry = |d: &builder::oci::registry::PushResult, arch: &str| {
+        serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": d.digest, "size": d.size,
+            "platform": {"architecture": arch, "os": "linux"},
+        })
+    };
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [entry(&b, foreign), entry(&a, arch)],
+    });
+    let resp = ureq::put(format!(
+        "http://{}/v2/multi/app/manifests/multi",
+        reg.host()
+    ))
+    .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+    .send(serde_json::to_vec(&index).expect("json"))
+    .expect("put index");
+    assert_eq!(resp.status().as_u16(), 201);
+    let fresh = FakeStore::new();
+    let multi = format!("{}/multi/app:multi", reg.host());
+    let pulled = pull(&fresh, &multi, &ClientOptions::default(), &NoProgress).expect("pull index");
+    assert_eq!(pulled.id, our_id);
+    assert_eq!(pulled.digest, a.digest);
+    assert_eq!(fresh.resolve(&multi).expect("tagged").id, our_id);
+}

@@ -4,6 +4,7 @@
 //! for external processes.
 #![allow(dead_code)]
 
+pub mod fake_http;
 pub mod registry;
 pub mod tree;
 
