@@ -174,13 +174,17 @@ fn chunked_upload_docker_media_types_and_cross_repo_mount() {
         "{statuses:?}"
     );
     assert!(reg.count("POST", "mount=") >= 3);
-    let fresh = FakeStore::new();
-    assert_eq!(
-        pull(&fresh, &second, &ClientOptions::default(), &NoProgress)
-            .expect("pull")
-            .id,
-        id
-    );
+    // A store that has the base layer (built locally, no blob) downloads
+    // only the other one.
+    let based = FakeStore::new();
+    based.add_test_image("base:1", &[layer_tar(&busybox_tree())]);
+    let progress = Recorder::default();
+    let pulled = pull(&based, &second, &ClientOptions::default(), &progress).expect("pull");
+    assert_eq!(pulled.id, id);
+    let statuses = progress.finished.borrow();
+    let count = |status: &str| statuses.iter().filter(|(_, s)| s == status).count();
+    assert_eq!(count("Already exists"), 1, "{statuses:?}");
+    assert_eq!(count("Download complete"), 1, "{statuses:?}");
 }
 
 #[test]

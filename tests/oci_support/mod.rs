@@ -81,3 +81,33 @@ pub fn strata_err(root: &Path, args: &[&str]) -> String {
     assert!(err.lines().any(|l| l.starts_with("Error: ")), "{err}");
     err
 }
+
+/// Unpacks a tar with the system tar into a new directory `dir`.
+pub fn untar(archive: &Path, dir: &Path) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    run(Command::new("tar")
+        .arg("-xf")
+        .arg(archive)
+        .arg("-C")
+        .arg(dir));
+}
+
+/// `strata image export` of `image` in `root` is exactly the busybox tree.
+pub fn assert_exports_busybox(root: &Path, image: &str) {
+    let exported = root.join("rootfs.tar");
+    let out = exported.to_str().expect("utf8");
+    strata_ok(root, &["image", "export", "-o", out, image]);
+    let unpacked = root.join("rootfs");
+    untar(&exported, &unpacked);
+    assert_tree_equals(&unpacked, &busybox_tree());
+    std::fs::remove_dir_all(&unpacked).expect("cleanup");
+}
+
+/// The image id skopeo sees: sha256 of the raw config of `transport_ref`.
+pub fn skopeo_image_id(extra: &[&str], transport_ref: &str) -> String {
+    let config = run(Command::new("skopeo")
+        .args(["inspect", "--raw", "--config"])
+        .args(extra)
+        .arg(transport_ref));
+    sha256(config.as_bytes())
+}

@@ -81,6 +81,28 @@ impl Blobs {
         Ok(count)
     }
 
+    /// Moves a file that is ours to move (staged on the blobs' filesystem,
+    /// e.g. unpacked from an archive) into the store after hashing it, so a
+    /// big layer is not copied once more. With `digest`, it must match.
+    pub fn adopt(
+        &self,
+        file: &Path,
+        digest: Option<&str>,
+        size: Option<u64>,
+    ) -> Result<(String, u64)> {
+        let mut f = File::open(file).map_err(OciError::io(file))?;
+        let mut hashing = super::digest::HashingReader::new(&mut f);
+        io::copy(&mut hashing, &mut io::sink()).map_err(OciError::io(file))?;
+        let (actual, count) = hashing.finish();
+        if let Some(d) = digest {
+            check(d, size, &actual, count)?;
+        }
+        f.sync_all().map_err(OciError::io(file))?;
+        let dest = self.path(&actual)?;
+        fs::rename(file, &dest).map_err(OciError::io(&dest))?;
+        Ok((actual, count))
+    }
+
     /// Stores content produced by `write` under the digest it hashes to.
     pub fn put_with(
         &self,

@@ -107,6 +107,8 @@ pub fn load_dir(
     let entries: Vec<Entry> =
         serde_json::from_slice(&bytes).map_err(OciError::json(format!("{what}: manifest.json")))?;
     let mut staged = Vec::new();
+    let mut adopted: std::collections::HashMap<std::path::PathBuf, String> =
+        std::collections::HashMap::new();
     for entry in &entries {
         let config_path = confined(dir, &entry.config, what)?;
         let config = fs::read(&config_path).map_err(OciError::io(&config_path))?;
@@ -116,13 +118,16 @@ pub fn load_dir(
         let mut layers = Vec::new();
         for name in &entry.layers {
             let path = confined(dir, name, what)?;
-            let mut f = fs::File::open(&path).map_err(OciError::io(&path))?;
-            let (digest, _) = match digest_in_name(name) {
-                Some(d) => {
-                    let size = f.metadata().map_err(OciError::io(&path))?.len();
-                    blobs.put_verified(&d, Some(size), &mut f).map(|s| (d, s))?
+            // Repeated layers are symlinks to one file: adopt it once.
+            let digest = match adopted.get(&path) {
+                Some(d) => d.clone(),
+                None => {
+                    let named = digest_in_name(name);
+                    let size = fs::metadata(&path).map_err(OciError::io(&path))?.len();
+                    let (d, _) = blobs.adopt(&path, named.as_deref(), Some(size))?;
+                    adopted.insert(path, d.clone());
+                    d
                 }
-                None => blobs.put_with(|w| std::io::copy(&mut f, w).map(|_| ()))?,
             };
             layers.push(IncomingLayer {
                 digest,

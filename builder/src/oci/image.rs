@@ -225,14 +225,19 @@ pub fn import(
     }
     let mut todo = Vec::new();
     for (layer, diff_id) in layers.iter().zip(&view.rootfs.diff_ids) {
+        let has = store
+            .has_layer(diff_id)
+            .map_err(OciError::store(format!("layer {diff_id}")))?;
+        // A layer the store has needs no blob (a pull skips downloading it);
+        // one we hold anyway is checked and remembered for later saves.
+        if has && !blobs.contains(&layer.digest)? {
+            continue;
+        }
         let compression = match layer.compression {
             Some(c) => c,
             None => sniff_blob(blobs, &layer.digest)?,
         };
-        let has = store
-            .has_layer(diff_id)
-            .map_err(OciError::store(format!("layer {diff_id}")))?;
-        if !has || blobs.layer_blob(diff_id, compression)?.is_none() {
+        if blobs.layer_blob(diff_id, compression)?.as_deref() != Some(layer.digest.as_str()) {
             verify_diff_id(blobs, &layer.digest, compression, diff_id)?;
             blobs.record_layer_blob(diff_id, compression, &layer.digest)?;
         }

@@ -160,12 +160,14 @@ pub struct Loaded {
 
 /// Loads the images of an OCI layout directory: every index entry, or only
 /// the one whose `ref.name` is `tag`. Every blob is verified into the blob
-/// store before the first layer is imported.
+/// store before the first layer is imported. `owned`: the directory is our
+/// staging copy, so verified blobs are moved rather than copied.
 pub fn load_dir(
     store: &dyn ImageStore,
     blobs: &Blobs,
     dir: &Path,
     tag: Option<&str>,
+    owned: bool,
 ) -> Result<Vec<Loaded>> {
     let what = dir.display().to_string();
     let layout_path = confined(dir, "oci-layout", &what)?;
@@ -205,8 +207,12 @@ pub fn load_dir(
             });
         }
         let path = confined(dir, &rel, &what)?;
-        let mut f = fs::File::open(&path).map_err(OciError::io(&path))?;
-        blobs.put_verified(digest, Some(size), &mut f)?;
+        if owned {
+            blobs.adopt(&path, Some(digest), Some(size))?;
+        } else {
+            let mut f = fs::File::open(&path).map_err(OciError::io(&path))?;
+            blobs.put_verified(digest, Some(size), &mut f)?;
+        }
         Ok(())
     };
     let mut staged = Vec::new();

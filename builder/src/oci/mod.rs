@@ -78,7 +78,7 @@ pub fn load_archive(
     if dir.join("manifest.json").is_file() {
         docker_archive::load_dir(store, &blobs, dir, &what)
     } else if dir.join("index.json").is_file() {
-        layout::load_dir(store, &blobs, dir, None)
+        layout::load_dir(store, &blobs, dir, None, true)
     } else {
         Err(OciError::Archive {
             path: name.to_path_buf(),
@@ -90,7 +90,7 @@ pub fn load_archive(
 /// Loads from an OCI layout directory, all images or the one tagged `tag`.
 pub fn load_layout(store: &dyn ImageStore, dir: &Path, tag: Option<&str>) -> Result<Vec<Loaded>> {
     let blobs = Blobs::open(store.root())?;
-    layout::load_dir(store, &blobs, dir, tag)
+    layout::load_dir(store, &blobs, dir, tag, false)
 }
 
 /// Writes the image's flattened root filesystem as a tar.

@@ -1,0 +1,53 @@
+//! [`ImageStore`] on the real store.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use super::error::StoreError;
+use super::store_api::{ImageStore, StoredImage};
+use crate::store::{Digest, Error, Reference, Store};
+
+impl ImageStore for Store {
+    fn root(&self) -> &Path {
+        Store::root(self)
+    }
+
+    fn resolve(&self, reference: &str) -> Result<StoredImage, StoreError> {
+        let (image, matched) = Store::resolve(self, reference)?;
+        Ok(StoredImage {
+            id: image.id.to_string(),
+            config: image.raw_config,
+            name: matched.map(|r| r.full_string()),
+        })
+    }
+
+    fn has_layer(&self, diff_id: &str) -> Result<bool, StoreError> {
+        match self.layer(&Digest::parse(diff_id)?) {
+            Ok(_) => Ok(true),
+            Err(Error::NoSuchLayer(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn write_layer_tar(&self, diff_id: &str, out: &mut dyn Write) -> Result<(), StoreError> {
+        Store::write_layer_tar(self, &Digest::parse(diff_id)?, out)?;
+        Ok(())
+    }
+
+    fn add_layer(&self, diff_id: &str, tar: &mut dyn Read) -> Result<(), StoreError> {
+        let layer = self.import_layer_tar(tar)?;
+        if layer.diff_id.as_str() != diff_id {
+            return Err(format!("layer {diff_id} was stored as {}", layer.diff_id).into());
+        }
+        Ok(())
+    }
+
+    fn add_image(&self, config: &[u8]) -> Result<String, StoreError> {
+        Ok(self.put_image_bytes(config, None)?.to_string())
+    }
+
+    fn tag(&self, image_id: &str, reference: &str) -> Result<(), StoreError> {
+        Store::tag(self, &Reference::parse_tagged(reference)?, &Digest::parse(image_id)?)?;
+        Ok(())
+    }
+}
