@@ -7,6 +7,8 @@
 use std::fs::{self, OpenOptions};
 use std::io::{self, Seek, Write};
 
+use nix::fcntl::{Flock, FlockArg};
+
 use super::client::{Client, ClientOptions, Req, ReqBody, status_error};
 use super::{Reference, RegistryError};
 use crate::oci::blobs::Blobs;
@@ -204,12 +206,23 @@ fn fetch_blob(
     let partial_dir = blobs.tmp_dir().join("partial");
     fs::create_dir_all(&partial_dir).map_err(OciError::io(&partial_dir))?;
     let partial = partial_dir.join(sha256_hex(digest)?);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .read(true)
         .open(&partial)
         .map_err(OciError::io(&partial))?;
+    // Another strata pulling the same blob holds this lock until the blob
+    // is in place; then there is nothing left to do here.
+    let mut locked = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| {
+        OciError::io(&partial)(std::io::Error::from_raw_os_error(errno as i32))
+    })?;
+    if blobs.contains(digest)? {
+        let _ = fs::remove_file(&partial);
+        progress.finish(digest, "Already exists");
+        return Ok(());
+    }
+    let file: &mut fs::File = &mut locked;
     let what = format!("blob {digest} of {}", r.full_repository());
     let url = client.url(&format!("/v2/{}/blobs/{digest}", r.repository));
     progress.start(digest, "Downloading", size);
@@ -254,7 +267,7 @@ fn fetch_blob(
             id: digest,
             progress,
         };
-        match io::copy(&mut reader, &mut file) {
+        match io::copy(&mut reader, file) {
             Ok(_) => {}
             Err(e) if rounds < 4 => {
                 log::info!("{what}: {e}, resuming");
@@ -279,7 +292,7 @@ fn fetch_blob(
     }
     file.flush().map_err(OciError::io(&partial))?;
     file.rewind().map_err(OciError::io(&partial))?;
-    let verified = blobs.put_verified(digest, Some(size), &mut &mut file);
+    let verified = blobs.put_verified(digest, Some(size), file);
     // Verified or not, the partial file has served its purpose: a bad one
     // must not be resumed.
     let _ = fs::remove_file(&partial);
