@@ -128,6 +128,10 @@ fn push_then_pull_with_skopeo_and_strata_and_push_again_uploads_nothing() {
         pull(&other, &by_digest, &ClientOptions::default(), &NoProgress).expect("pull by digest");
     assert_eq!(pulled.id, id);
     assert_eq!(pulled.tag, None);
+    // Both sides remember the manifest digest of the image.
+    let key = (format!("{}/team/app", reg.host()), pushed.digest.clone());
+    assert_eq!(store.repo_digests.borrow().get(&key), Some(&id));
+    assert_eq!(other.repo_digests.borrow().get(&key), Some(&id));
 }
 
 #[test]

@@ -45,4 +45,15 @@ pub trait ImageStore {
 
     /// Points a reference (`name[:tag]`) at an image id.
     fn tag(&self, image_id: &str, reference: &str) -> Result<(), StoreError>;
+
+    /// Records that the image is `repository@digest` in a registry (after
+    /// a push or pull), so `name@digest` resolves locally.
+    fn add_repo_digest(
+        &self,
+        _image_id: &str,
+        _repository: &str,
+        _digest: &str,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

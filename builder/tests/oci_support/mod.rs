@@ -24,6 +24,8 @@ pub struct FakeStore {
     pub layers: RefCell<HashMap<String, Vec<u8>>>,
     pub images: RefCell<HashMap<String, Vec<u8>>>,
     pub tags: RefCell<BTreeMap<String, String>>,
+    /// (repository, manifest digest) -> image id.
+    pub repo_digests: RefCell<BTreeMap<(String, String), String>>,
     /// How many times a layer tar was read (to prove blobs are reused).
     pub layer_reads: Cell<usize>,
 }
@@ -35,6 +37,7 @@ impl FakeStore {
             layers: RefCell::default(),
             images: RefCell::default(),
             tags: RefCell::default(),
+            repo_digests: RefCell::default(),
             layer_reads: Cell::new(0),
         }
     }
@@ -136,6 +139,18 @@ impl ImageStore for FakeStore {
         let id = sha256(config);
         self.images.borrow_mut().insert(id.clone(), config.to_vec());
         Ok(id)
+    }
+
+    fn add_repo_digest(
+        &self,
+        image_id: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        self.repo_digests
+            .borrow_mut()
+            .insert((repository.into(), digest.into()), image_id.into());
+        Ok(())
     }
 
     fn tag(&self, image_id: &str, reference: &str) -> Result<(), StoreError> {

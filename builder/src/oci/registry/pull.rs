@@ -120,6 +120,9 @@ pub fn pull(
     let tag = r.digest.is_none().then(|| r.full_tagged());
     let id = import(store, &blobs, &config, &layers, tag.as_slice())?;
     let repo = r.full_repository();
+    store
+        .add_repo_digest(&id, &repo, &digest)
+        .map_err(OciError::store(format!("record {repo}@{digest}")))?;
     for d in manifest
         .layers
         .iter()

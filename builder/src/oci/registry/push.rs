@@ -109,8 +109,12 @@ pub fn push(
     if resp.status().as_u16() != 201 && !resp.status().is_success() {
         return Err(status_error(&what, resp).into());
     }
+    let digest = sha256_of(&manifest);
+    store
+        .add_repo_digest(&image.id, &repo, &digest)
+        .map_err(OciError::store(format!("record {repo}@{digest}")))?;
     Ok(PushResult {
-        digest: sha256_of(&manifest),
+        digest,
         size: manifest.len() as u64,
         uploaded,
     })
