@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod context;
+mod format;
+mod image;
+mod system;
+
 /// strata: build images from Dockerfiles and run containers, without a daemon.
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about, propagate_version = true)]
@@ -27,6 +32,10 @@ pub struct Cli {
 pub enum Command {
     /// Print version information.
     Version,
+    /// Manage images.
+    Image(image::ImageArgs),
+    /// Manage the store.
+    System(system::SystemArgs),
 }
 
 /// Runs the command and returns the process exit code. Errors are printed as
@@ -39,6 +48,8 @@ pub fn run(cli: Cli) -> i32 {
             println!("strata version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
         }
+        Command::Image(args) => image::run(&cli.root, args),
+        Command::System(args) => system::run(&cli.root, args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,61 @@
+//! `strata image ...`: the image commands, one file each.
+
+use std::path::Path;
+
+use clap::{Args, Subcommand};
+
+mod bootstrap;
+mod history;
+mod import;
+mod inspect;
+mod ls;
+mod mount;
+mod rm;
+mod tag;
+mod umount;
+
+/// Manage images.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Create a Debian base image with debootstrap (no registry needed).
+    Bootstrap(bootstrap::Args),
+    /// Show the history of an image.
+    History(history::Args),
+    /// Import a rootfs tarball or directory as an image.
+    Import(import::Args),
+    /// Display detailed information on one or more images.
+    Inspect(inspect::Args),
+    /// List images.
+    #[command(visible_alias = "list")]
+    Ls(ls::Args),
+    /// Mount an image read-only to browse it.
+    Mount(mount::Args),
+    /// Remove one or more images.
+    #[command(visible_alias = "remove")]
+    Rm(rm::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(tag::Args),
+    /// Unmount an image mounted with `image mount -d`.
+    Umount(umount::Args),
+}
+
+/// Runs an image command; returns the exit code.
+pub fn run(root: &Path, args: ImageArgs) -> anyhow::Result<i32> {
+    match args.command {
+        ImageCommand::Bootstrap(a) => bootstrap::run(root, a),
+        ImageCommand::History(a) => history::run(root, a),
+        ImageCommand::Import(a) => import::run(root, a),
+        ImageCommand::Inspect(a) => inspect::run(root, a),
+        ImageCommand::Ls(a) => ls::run(root, a),
+        ImageCommand::Mount(a) => mount::run(root, a),
+        ImageCommand::Rm(a) => rm::run(root, a),
+        ImageCommand::Tag(a) => tag::run(root, a),
+        ImageCommand::Umount(a) => umount::run(a),
+    }
+}
