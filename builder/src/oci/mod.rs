@@ -20,6 +20,7 @@ pub mod media;
 pub mod progress;
 pub mod registry;
 pub mod store_api;
+mod store_impl;
 
 use std::io::{Read, Seek, Write};
 use std::path::Path;

@@ -47,7 +47,11 @@ impl ImageStore for Store {
     }
 
     fn tag(&self, image_id: &str, reference: &str) -> Result<(), StoreError> {
-        Store::tag(self, &Reference::parse_tagged(reference)?, &Digest::parse(image_id)?)?;
+        Store::tag(
+            self,
+            &Reference::parse_tagged(reference)?,
+            &Digest::parse(image_id)?,
+        )?;
         Ok(())
     }
 }

@@ -1,12 +1,9 @@
-//! Image references with Docker's grammar:
-//! `[registry[:port]/]repository[:tag][@sha256:digest]`, where the first
-//! component is a registry only if it contains `.` or `:` or is
-//! `localhost`; otherwise the registry is `docker.io` and one-component
-//! names live under `library/`.
+//! Image references as the distribution API sees them: registry host,
+//! repository path, tag or digest. Parsing is the store's (Docker's
+//! grammar: `[registry[:port]/]repository[:tag][@sha256:digest]`).
 
 use std::fmt;
 
-use crate::oci::digest::sha256_hex;
 use crate::oci::error::{OciError, Result};
 
 pub const DOCKER_HUB: &str = "docker.io";
@@ -22,71 +19,18 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// Parses with the store's reference grammar (one grammar for the
+    /// whole program) and keeps what the distribution API needs.
     pub fn parse(input: &str) -> Result<Reference> {
-        let bad = |reason: &str| OciError::Reference {
+        let r = crate::store::Reference::parse(input).map_err(|e| OciError::Reference {
             reference: input.to_string(),
-            reason: reason.to_string(),
-        };
-        let (rest, digest) = match input.split_once('@') {
-            Some((r, d)) => {
-                sha256_hex(d).map_err(|_| bad("digest must be sha256:<64 hex>"))?;
-                (r, Some(d.to_string()))
-            }
-            None => (input, None),
-        };
-        // A tag follows the last ':' that comes after the last '/'.
-        let slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[slash..].rfind(':') {
-            Some(i) => (&rest[..slash + i], Some(rest[slash + i + 1..].to_string())),
-            None => (rest, None),
-        };
-        if let Some(t) = &tag
-            && (t.is_empty()
-                || t.len() > 128
-                || t.starts_with(['.', '-'])
-                || !t
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-        {
-            return Err(bad("invalid tag"));
-        }
-        let (registry, repo) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (first.to_string(), rest.to_string())
-            }
-            _ => (DOCKER_HUB.to_string(), name.to_string()),
-        };
-        if let Some((host, port)) = registry.rsplit_once(':')
-            && !host.ends_with(']')
-            && (host.is_empty() || port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()))
-        {
-            return Err(bad("registry port must be a number"));
-        }
-        let repository = if registry == DOCKER_HUB && !repo.contains('/') {
-            format!("library/{repo}")
-        } else {
-            repo
-        };
-        let valid_component = |c: &str| {
-            !c.is_empty()
-                && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
-                && c.ends_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
-                && c.chars().all(|ch| {
-                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-')
-                })
-        };
-        if !repository.split('/').all(valid_component) {
-            return Err(bad(
-                "repository must be lowercase letters, digits and . _ - separated by /",
-            ));
-        }
+            reason: e.to_string(),
+        })?;
         Ok(Reference {
-            registry,
-            repository,
-            tag,
-            digest,
+            registry: r.domain().to_string(),
+            repository: r.path().to_string(),
+            tag: r.tag().map(str::to_string),
+            digest: r.digest().map(str::to_string),
         })
     }
 
@@ -168,7 +112,7 @@ mod tests {
         let r = Reference::parse(&format!("me/app@{d}")).expect("parse");
         assert_eq!(r.manifest_ref(), d);
         assert_eq!(r.repository, "me/app");
-        assert!(Reference::parse("Upper/case").is_err());
+        assert!(Reference::parse("team/Upper").is_err());
         assert!(Reference::parse("x:bad/tag").is_err());
         assert!(Reference::parse("x@sha256:short").is_err());
     }
