@@ -186,6 +186,9 @@ fn push_pull_login_against_a_real_registry() {
     std::fs::copy(dir.join("auth.json"), fresh.path().join("auth.json")).expect("copy auth");
     let out = strata_ok(fresh.path(), &["image", "pull", &name]);
     assert!(out.lines().last().is_some_and(|l| l == name), "{out}");
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    let out = strata_ok(fresh.path(), &["image", "pull", &name]);
+    assert!(out.contains("Status: Image is up to date"), "{out}");
     assert_exports_busybox(fresh.path(), &name);
     let saved = fresh.path().join("again.tar");
     strata_ok(fresh.path(), &["image", "save", "-o", &utf8(&saved), &name]);

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use builder::oci;
+use builder::store::Reference;
 
 use crate::commands::context::open_store;
 
@@ -50,7 +51,11 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
                 println!("Loaded image ID: {}", image.id);
             }
             for tag in image.tags {
-                println!("Loaded image: {tag}");
+                // Docker shows the familiar form: `busybox:latest`.
+                match Reference::parse_tagged(&tag) {
+                    Ok(r) => println!("Loaded image: {r}"),
+                    Err(_) => println!("Loaded image: {tag}"),
+                }
             }
         }
     }

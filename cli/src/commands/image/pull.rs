@@ -47,6 +47,10 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
     if !args.quiet {
         println!("{}: Pulling from {}", r.manifest_ref(), r.repository);
     }
+    let before = store
+        .resolve_image(&args.name)
+        .ok()
+        .map(|i| i.id.to_string());
     let result = if args.quiet {
         pull(&store, &args.name, &opts, &builder::oci::NoProgress)?
     } else {
@@ -54,7 +58,11 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
     };
     if !args.quiet {
         println!("Digest: {}", result.digest);
-        println!("Status: Downloaded image for {r}");
+        if before.as_deref() == Some(result.id.as_str()) {
+            println!("Status: Image is up to date for {r}");
+        } else {
+            println!("Status: Downloaded newer image for {r}");
+        }
     }
     println!("{r}");
     Ok(0)
