@@ -2,6 +2,8 @@
 //! per-test store roots, and guards that undo mounts even when a test fails.
 #![allow(dead_code)]
 
+pub mod store;
+
 use std::path::PathBuf;
 
 /// Path of a binary of this workspace (`strata`, `strata-overlayfs`), built

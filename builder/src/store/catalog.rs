@@ -59,6 +59,13 @@ const MIGRATIONS: &[&str] = &[
         session TEXT NOT NULL,
         PRIMARY KEY (diff_id, session)
     );
+    -- Same for images a live process stored and has not tagged or built on
+    -- yet (a build's last step before its tag): prune leaves them alone.
+    CREATE TABLE image_leases (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        session  TEXT NOT NULL,
+        PRIMARY KEY (image_id, session)
+    );
     -- Minimal container record; the runtime extends it with later migrations.
     CREATE TABLE containers (
         id        TEXT PRIMARY KEY,           -- 64 hex

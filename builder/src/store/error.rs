@@ -6,19 +6,19 @@ use std::path::PathBuf;
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("store root {path} is not writable: {source}")]
+    #[error("store root {path} is not writable")]
     RootNotWritable {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("catalog {path}: {source}")]
+    #[error("catalog {path}")]
     Catalog {
         path: PathBuf,
         #[source]
@@ -52,7 +52,7 @@ pub enum Error {
     UnsafeEntry { entry: String, reason: String },
     #[error("layer archive: {0}")]
     BadArchive(String),
-    #[error("layer archive: {context}: {source}")]
+    #[error("layer archive: {context}")]
     Archive {
         context: String,
         #[source]

@@ -67,6 +67,12 @@ pub fn extract_layer<R: Read>(reader: R, dest: &Path) -> Result<ExtractSummary> 
 }
 
 fn read_err(context: &str, source: io::Error) -> Error {
+    // The tar crate reports a short stream as ErrorKind::Other with this text.
+    if source.kind() == io::ErrorKind::UnexpectedEof
+        || source.to_string().contains("unexpected EOF")
+    {
+        return Error::BadArchive(format!("truncated: data ends while {context}"));
+    }
     Error::Archive {
         context: context.to_string(),
         source,

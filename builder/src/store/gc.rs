@@ -46,11 +46,16 @@ impl Store {
     /// `all` every image no container uses, then unreferenced layers.
     pub fn prune(&self, all: bool) -> Result<PruneReport> {
         let mut report = PruneReport::default();
+        {
+            let _guard = self.lock_store()?;
+            self.expire_dead_sessions()?;
+        }
         loop {
             let candidates = self.query_ids(
                 "SELECT id FROM images i
                  WHERE NOT EXISTS (SELECT 1 FROM images c WHERE c.parent = i.id)
                    AND NOT EXISTS (SELECT 1 FROM containers k WHERE k.image_id = i.id)
+                   AND NOT EXISTS (SELECT 1 FROM image_leases l WHERE l.image_id = i.id)
                    AND (?1 OR NOT EXISTS (SELECT 1 FROM tags t WHERE t.image_id = i.id))",
                 [all],
             )?;
@@ -132,7 +137,7 @@ impl Store {
             .collect();
         let mut stmt = self
             .conn()
-            .prepare("SELECT DISTINCT session FROM layer_leases")
+            .prepare("SELECT session FROM layer_leases UNION SELECT session FROM image_leases")
             .map_err(self.db_err())?;
         names.extend(
             stmt.query_map([], |r| r.get::<_, String>(0))
@@ -151,9 +156,12 @@ impl Store {
             let Some(_held) = lock::try_lock_exclusive(&lock_path)? else {
                 continue; // alive
             };
-            self.conn()
-                .execute("DELETE FROM layer_leases WHERE session = ?1", [&name])
-                .map_err(self.db_err())?;
+            for sql in [
+                "DELETE FROM layer_leases WHERE session = ?1",
+                "DELETE FROM image_leases WHERE session = ?1",
+            ] {
+                self.conn().execute(sql, [&name]).map_err(self.db_err())?;
+            }
             let dir = tmp.join(&name);
             if dir.exists() {
                 fs::remove_dir_all(&dir).map_err(io_err(&dir))?;

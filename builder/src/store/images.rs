@@ -58,6 +58,9 @@ impl Store {
             .as_deref()
             .and_then(parse_rfc3339)
             .unwrap_or_else(now_unix);
+        // Before the transaction: creating the session takes the store lock,
+        // and the lock order is always store lock, then catalog.
+        let session = self.session()?.name().to_string();
         let tx = rusqlite::Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)
             .map_err(self.db_err())?;
         let inserted = tx
@@ -75,15 +78,20 @@ impl Store {
                 .map_err(self.db_err())?;
             }
         }
+        // Leased until this handle goes: a build's image is dangling until
+        // its child or its tag is stored, and prune must not take it.
+        tx.execute(
+            "INSERT OR IGNORE INTO image_leases (image_id, session) VALUES (?1, ?2)",
+            params![id.as_str(), session],
+        )
+        .map_err(self.db_err())?;
         // The image now holds its layers; this handle's leases can go.
-        if let Some(s) = self.session.get() {
-            for d in &diff_ids {
-                tx.execute(
-                    "DELETE FROM layer_leases WHERE diff_id = ?1 AND session = ?2",
-                    params![d.as_str(), s.name()],
-                )
-                .map_err(self.db_err())?;
-            }
+        for d in &diff_ids {
+            tx.execute(
+                "DELETE FROM layer_leases WHERE diff_id = ?1 AND session = ?2",
+                params![d.as_str(), session],
+            )
+            .map_err(self.db_err())?;
         }
         tx.commit().map_err(self.db_err())?;
         Ok(id)

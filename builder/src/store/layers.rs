@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -120,8 +121,15 @@ impl Store {
 
     /// Turns `upper` (kernel-overlay format) into a layer. `upper` is consumed:
     /// renamed into `layers/` (or removed when an identical layer exists).
-    /// It must be on the store's filesystem; see [`Store::freeze_copy`].
+    /// On another filesystem than the store it is copied, then removed.
     pub fn freeze(&self, upper: &Path) -> Result<Layer> {
+        let layers = self.layout().layers();
+        let dev = |p: &Path| fs::metadata(p).map(|m| m.dev()).map_err(io_err(p));
+        if dev(upper)? != dev(&layers)? {
+            let layer = self.freeze_copy(upper)?;
+            fs::remove_dir_all(upper).map_err(io_err(upper))?;
+            return Ok(layer);
+        }
         let summary = digest_tree(upper)?;
         self.commit_layer(upper, &summary.digest, &summary)
     }

@@ -167,9 +167,12 @@ impl Drop for Store {
     fn drop(&mut self) {
         // Leases end with the handle; the session's files go with its Drop.
         if let Some(s) = self.session.get() {
-            let _ = self
-                .conn
-                .execute("DELETE FROM layer_leases WHERE session = ?1", [s.name()]);
+            for sql in [
+                "DELETE FROM layer_leases WHERE session = ?1",
+                "DELETE FROM image_leases WHERE session = ?1",
+            ] {
+                let _ = self.conn.execute(sql, [s.name()]);
+            }
         }
     }
 }

@@ -406,3 +406,26 @@ fn check_finds_and_repairs_leftovers_and_corruption() {
     );
     assert_eq!(store.resolve_image(id.short()).unwrap().id, id);
 }
+
+#[test]
+fn freeze_from_another_filesystem_copies_then_removes() {
+    let root = tempfile::tempdir().unwrap();
+    let upper = tempfile::tempdir_in("/dev/shm").unwrap();
+    assert_ne!(
+        fs::metadata(upper.path()).unwrap().dev(),
+        fs::metadata(root.path()).unwrap().dev(),
+        "/dev/shm must be another filesystem for this test"
+    );
+    busybox_like(upper.path());
+    let expected = digest_tree(upper.path()).unwrap().digest;
+    let store = Store::open(root.path()).unwrap();
+    let layer = store.freeze(upper.path()).unwrap();
+    assert_eq!(layer.diff_id, expected);
+    assert!(!upper.path().exists());
+    assert!(
+        store
+            .layer_dir(&layer.diff_id)
+            .join("bin/busybox")
+            .is_file()
+    );
+}

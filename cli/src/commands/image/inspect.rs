@@ -25,10 +25,11 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
         }
     }
     println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
-    for e in &errors {
-        eprintln!("Error: {e}");
+    let code = if errors.is_empty() { 0 } else { 1 };
+    for e in errors {
+        eprintln!("Error: {:#}", anyhow::Error::new(e));
     }
-    Ok(if errors.is_empty() { 0 } else { 1 })
+    Ok(code)
 }
 
 fn describe(store: &Store, image: &Image) -> anyhow::Result<Value> {

@@ -32,7 +32,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
                 }
             }
             Err(e) => {
-                eprintln!("Error: {e}");
+                eprintln!("Error: {:#}", anyhow::Error::new(e));
                 code = 1;
             }
         }
