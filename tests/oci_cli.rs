@@ -206,3 +206,35 @@ fn push_pull_login_against_a_real_registry() {
         "{err}"
     );
 }
+
+#[test]
+fn an_image_made_by_import_saves_pushes_and_pulls_with_the_same_id() {
+    // A layer strata made itself: its canonical tar is its diff_id.
+    let root = tempfile::tempdir().expect("tmp");
+    let dir = root.path();
+    common::store::busybox_rootfs(&dir.join("rootfs"));
+    let reg = Registry::start();
+    let name = format!("{}/made/here:1", reg.host());
+    let id = strata_ok(dir, &["image", "import", &utf8(&dir.join("rootfs")), &name]);
+    let id = id.trim();
+    let archive = dir.join("here.tar");
+    strata_ok(dir, &["image", "save", "-o", &utf8(&archive), &name]);
+    untar(&archive, &dir.join("layout"));
+    let bundle = dir.join("bundle");
+    let image = format!("{}:1", utf8(&dir.join("layout")));
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &image])
+        .arg(&bundle));
+    assert_tree_equals(&bundle.join("rootfs"), &busybox_tree());
+
+    strata_ok(dir, &["image", "push", &name]);
+    assert_eq!(
+        skopeo_image_id(&["--tls-verify=false"], &format!("docker://{name}")),
+        id
+    );
+    let fresh = tempfile::tempdir().expect("tmp");
+    strata_ok(fresh.path(), &["image", "pull", &name]);
+    let ids = strata_ok(fresh.path(), &["image", "ls", "-q", "--no-trunc"]);
+    assert_eq!(ids.trim(), id);
+    assert_exports_busybox(fresh.path(), id);
+}

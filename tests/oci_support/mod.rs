@@ -50,7 +50,8 @@ pub fn busybox_archive(path: &Path, name: &str) -> String {
     id
 }
 
-/// Runs `strata --root ROOT ARGS...`.
+/// Runs `strata --root ROOT ARGS...` with credentials files inside ROOT
+/// (never the user's own).
 pub fn strata(root: &Path, args: &[&str]) -> Output {
     Command::new(crate::common::bin("strata"))
         .arg("--root")
@@ -73,13 +74,16 @@ pub fn strata_ok(root: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Runs strata expecting failure; returns stderr.
+/// Runs strata expecting exit code 1 and a one-line `Error: ...` (which
+/// may follow progress lines); returns that line.
 pub fn strata_err(root: &Path, args: &[&str]) -> String {
     let out = strata(root, args);
-    assert!(!out.status.success(), "strata {args:?} should fail");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(err.lines().any(|l| l.starts_with("Error: ")), "{err}");
-    err
+    assert_eq!(out.status.code(), Some(1), "strata {args:?}: {err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("Error: "), "{err}");
+    assert_eq!(err.matches("Error: ").count(), 1, "{err}");
+    last.to_string()
 }
 
 /// Unpacks a tar with the system tar into a new directory `dir`.
