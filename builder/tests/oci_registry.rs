@@ -328,3 +328,32 @@ fn pull_of_a_multi_platform_index_picks_this_platform() {
     assert_eq!(pulled.digest, a.digest);
     assert_eq!(fresh.resolve(&multi).expect("tagged").id, our_id);
 }
+
+#[test]
+fn chunked_upload_cut_half_way_goes_on_in_a_new_session() {
+    let reg = Registry::start();
+    let proxy = CuttingProxy::start(reg.port);
+    let name = format!("{}/cut/app:1", proxy.host());
+    let (store, id) = image_store(&name);
+    let opts = PushOptions {
+        chunk_size: 256 << 10,
+        ..PushOptions::default()
+    };
+    // Cut the request stream inside the second chunk of the first layer.
+    proxy.arm_upload(400_000);
+    push(&store, &name, &opts, &NoProgress)
+        .unwrap_or_else(|e| panic!("push did not resume: {e}\n{}", reg.log_text()));
+    assert_eq!(proxy.cuts(), 1, "the upload was cut");
+    // distribution gives up on a session whose PATCH broke off (404
+    // BLOB_UPLOAD_INVALID), so the blob went up through a second session:
+    // one POST per blob (two layers, config) plus that one.
+    assert_eq!(
+        reg.count("POST", "/blobs/uploads/"),
+        4,
+        "{}",
+        reg.log_text()
+    );
+    let fresh = FakeStore::new();
+    let pulled = pull(&fresh, &name, &ClientOptions::default(), &NoProgress).expect("pull");
+    assert_eq!(pulled.id, id);
+}

@@ -138,7 +138,7 @@ pub fn load_dir(
     }
     let mut loaded = Vec::new();
     for (config, layers, tags) in staged {
-        let id = import(store, blobs, &config, &layers, &tags)?;
+        let id = import(store, blobs, &config, &layers, &tags, &super::NoProgress)?;
         loaded.push(Loaded { id, tags });
     }
     Ok(loaded)

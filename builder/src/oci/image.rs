@@ -10,6 +10,7 @@ use super::blobs::Blobs;
 use super::digest::{HashingReader, HashingWriter, sha256_of};
 use super::error::{OciError, Result};
 use super::media::{Compression, Encoder, ManifestFormat, decompress};
+use super::progress::Progress;
 use super::store_api::ImageStore;
 
 /// A layer as a blob: what a manifest's layer descriptor says.
@@ -210,6 +211,7 @@ pub fn import(
     config: &[u8],
     layers: &[IncomingLayer],
     tags: &[String],
+    progress: &dyn Progress,
 ) -> Result<String> {
     let id = sha256_of(config);
     let view = parse_config(config, &format!("config {id}"))?;
@@ -260,6 +262,7 @@ pub fn import(
         if actual != diff_id {
             return Err(OciError::DiffIdMismatch { diff_id, actual });
         }
+        progress.finish(&digest, "Pull complete");
     }
     let stored = store
         .add_image(config)

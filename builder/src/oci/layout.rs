@@ -21,6 +21,8 @@ use super::store_api::ImageStore;
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// Full image name, as Docker and containerd write it beside the short ref.name.
 pub const IMAGE_NAME: &str = "io.containerd.image.name";
+/// Largest manifest or index accepted (registries use 4 MiB too).
+pub(crate) const MANIFEST_LIMIT: u64 = 4 << 20;
 const LAYOUT_FILE: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// Writes prepared images as an OCI layout tar. Each image gets an
@@ -218,6 +220,12 @@ pub fn load_dir(
     let mut staged = Vec::new();
     for desc in selected {
         let manifest_desc = resolve_manifest(desc, &what, &|d, s| {
+            if s > MANIFEST_LIMIT {
+                return Err(OciError::Invalid {
+                    what: format!("manifest {d}"),
+                    reason: format!("{s} bytes is more than a manifest can be"),
+                });
+            }
             fetch(d, s)?;
             let bytes = blobs.read(d)?;
             verify_bytes(&bytes, d, Some(s))?;
@@ -241,7 +249,7 @@ pub fn load_dir(
     let mut loaded = Vec::new();
     for (config_digest, config, layers, tags) in staged {
         verify_bytes(&config, &config_digest, None)?;
-        let id = import(store, blobs, &config, &layers, &tags)?;
+        let id = import(store, blobs, &config, &layers, &tags, &super::NoProgress)?;
         loaded.push(Loaded { id, tags });
     }
     Ok(loaded)

@@ -150,6 +150,8 @@ struct ProxyState {
     armed: std::sync::atomic::AtomicBool,
     refuse: std::sync::atomic::AtomicBool,
     refuse_after_cut: std::sync::atomic::AtomicBool,
+    /// Which direction is cut: requests (true) or responses (false).
+    upload: std::sync::atomic::AtomicBool,
     cut_at: std::sync::atomic::AtomicU64,
     seen: std::sync::atomic::AtomicU64,
     cuts: std::sync::atomic::AtomicUsize,
@@ -176,12 +178,10 @@ impl CuttingProxy {
                     client.try_clone().expect("clone"),
                     server.try_clone().expect("clone"),
                 );
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut &c2, &mut &s2);
-                    let _ = s2.shutdown(std::net::Shutdown::Write);
-                });
+                let up = st.clone();
+                std::thread::spawn(move || pump(&c2, &s2, &up, true));
                 let st = st.clone();
-                std::thread::spawn(move || pump(&server, &client, &st));
+                std::thread::spawn(move || pump(&server, &client, &st, false));
             }
         });
         CuttingProxy { port, state }
@@ -190,7 +190,17 @@ impl CuttingProxy {
     /// Cuts the response stream `after` bytes from now; `refuse` keeps the
     /// proxy closed afterwards.
     pub fn arm(&self, after: u64, refuse_after: bool) {
+        self.arm_direction(after, refuse_after, false);
+    }
+
+    /// Cuts the request stream (an upload) `after` bytes from now.
+    pub fn arm_upload(&self, after: u64) {
+        self.arm_direction(after, false, true);
+    }
+
+    fn arm_direction(&self, after: u64, refuse_after: bool, upload: bool) {
         use std::sync::atomic::Ordering::SeqCst;
+        self.state.upload.store(upload, SeqCst);
         self.state.seen.store(0, SeqCst);
         self.state.cut_at.store(after, SeqCst);
         self.state.refuse.store(false, SeqCst);
@@ -213,18 +223,20 @@ impl CuttingProxy {
     }
 }
 
-fn pump(server: &TcpStream, client: &TcpStream, st: &ProxyState) {
+/// Copies `from` to `to`; cuts both connections where the armed
+/// direction reaches its byte count.
+fn pump(from: &TcpStream, to: &TcpStream, st: &ProxyState, upload: bool) {
     use std::io::{Read, Write};
     use std::sync::atomic::Ordering::SeqCst;
     let mut buf = [0u8; 16 << 10];
-    loop {
-        let n = match (&*server).read(&mut buf) {
+    let mut cut = false;
+    while !cut {
+        let n = match (&*from).read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         let mut send = n;
-        let mut cut = false;
-        if st.armed.load(SeqCst) {
+        if st.armed.load(SeqCst) && st.upload.load(SeqCst) == upload {
             let before = st.seen.fetch_add(n as u64, SeqCst);
             let at = st.cut_at.load(SeqCst);
             if before + n as u64 > at {
@@ -232,7 +244,7 @@ fn pump(server: &TcpStream, client: &TcpStream, st: &ProxyState) {
                 cut = true;
             }
         }
-        if (&*client).write_all(&buf[..send]).is_err() {
+        if (&*to).write_all(&buf[..send]).is_err() {
             break;
         }
         if cut {
@@ -241,9 +253,13 @@ fn pump(server: &TcpStream, client: &TcpStream, st: &ProxyState) {
             if st.refuse_after_cut.load(SeqCst) {
                 st.refuse.store(true, SeqCst);
             }
-            break;
         }
     }
-    let _ = client.shutdown(std::net::Shutdown::Both);
-    let _ = server.shutdown(std::net::Shutdown::Both);
+    if upload && !cut {
+        // The client finished sending: pass the half-close on.
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    } else {
+        let _ = to.shutdown(std::net::Shutdown::Both);
+        let _ = from.shutdown(std::net::Shutdown::Both);
+    }
 }

@@ -6,6 +6,7 @@ pub mod client;
 mod pull;
 mod push;
 mod reference;
+mod upload;
 
 use std::path::PathBuf;
 

@@ -15,7 +15,7 @@ use crate::oci::blobs::Blobs;
 use crate::oci::digest::{check, sha256_hex, sha256_of};
 use crate::oci::error::{OciError, Result};
 use crate::oci::image::{IncomingLayer, import, parse_config};
-use crate::oci::layout::{Index, Manifest, pick_platform};
+use crate::oci::layout::{Index, MANIFEST_LIMIT, Manifest, pick_platform};
 use crate::oci::media::{
     Compression, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, is_config, is_index,
     is_manifest,
@@ -31,8 +31,6 @@ pub struct PullResult {
     /// The local name it was tagged with (none when pulled by digest).
     pub tag: Option<String>,
 }
-
-const MANIFEST_LIMIT: u64 = 4 << 20;
 
 pub fn pull(
     store: &dyn ImageStore,
@@ -118,7 +116,7 @@ pub fn pull(
         });
     }
     let tag = r.digest.is_none().then(|| r.full_tagged());
-    let id = import(store, &blobs, &config, &layers, tag.as_slice())?;
+    let id = import(store, &blobs, &config, &layers, tag.as_slice(), progress)?;
     let repo = r.full_repository();
     store
         .add_repo_digest(&id, &repo, &digest)
