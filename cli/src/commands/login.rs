@@ -51,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     } else {
         match args.password {
             Some(p) => p,
-            None => bail!("give the password with --password-stdin (or -p)"),
+            None => prompt_hidden("Password: ")?,
         }
     };
     if username.is_empty() || password.is_empty() {
@@ -79,4 +79,25 @@ fn prompt(text: &str) -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim().to_string())
+}
+
+/// Reads a line from the terminal with echo off (restored afterwards).
+fn prompt_hidden(text: &str) -> anyhow::Result<String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!("give the password with --password-stdin (or -p)");
+    }
+    let saved = tcgetattr(&stdin).context("reading terminal settings")?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet).context("turning echo off")?;
+    eprint!("{text}");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+    eprintln!();
+    read.context("reading the password")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
