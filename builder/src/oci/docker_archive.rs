@@ -16,6 +16,7 @@ use super::error::{OciError, Result};
 use super::image::{IncomingLayer, PreparedImage, import, layer_blob};
 use super::layout::Loaded;
 use super::media::Compression;
+use super::progress::NoProgress;
 use super::registry::Reference;
 use super::store_api::ImageStore;
 
@@ -57,7 +58,7 @@ pub fn write_tar(
         for layer in &image.layers {
             let name = format!("{}/layer.tar", sha256_hex(&layer.diff_id)?);
             if written.insert(name.clone()) {
-                let raw = layer_blob(store, blobs, &layer.diff_id, Compression::None)?;
+                let raw = layer_blob(store, blobs, &layer.diff_id, Compression::None, &NoProgress)?;
                 append_file(&mut tar, &name, &blobs.path(&raw.digest)?)?;
             }
             layers.push(name);

@@ -10,7 +10,7 @@ use super::blobs::Blobs;
 use super::digest::{HashingReader, HashingWriter, sha256_of};
 use super::error::{OciError, Result};
 use super::media::{Compression, Encoder, ManifestFormat, decompress};
-use super::progress::Progress;
+use super::progress::{Progress, ProgressWriter};
 use super::store_api::ImageStore;
 
 /// A layer as a blob: what a manifest's layer descriptor says.
@@ -108,6 +108,7 @@ pub fn prepare(
     blobs: &Blobs,
     reference: &str,
     compression: Compression,
+    progress: &dyn Progress,
 ) -> Result<PreparedImage> {
     let image = store
         .resolve(reference)
@@ -118,7 +119,7 @@ pub fn prepare(
     }
     let mut layers = Vec::with_capacity(view.rootfs.diff_ids.len());
     for diff_id in &view.rootfs.diff_ids {
-        layers.push(layer_blob(store, blobs, diff_id, compression)?);
+        layers.push(layer_blob(store, blobs, diff_id, compression, progress)?);
     }
     Ok(PreparedImage {
         id: image.id,
@@ -137,6 +138,7 @@ pub fn layer_blob(
     blobs: &Blobs,
     diff_id: &str,
     compression: Compression,
+    progress: &dyn Progress,
 ) -> Result<LayerBlob> {
     if let Some(digest) = blobs.layer_blob(diff_id, compression)? {
         let path = blobs.path(&digest)?;
@@ -151,17 +153,23 @@ pub fn layer_blob(
     let cached = blobs.any_layer_blob(diff_id)?;
     let mut store_error = None;
     let mut actual = String::new();
+    progress.start(diff_id, "Compressing", 0);
     let staged = blobs.stage(|w| {
         let mut tar = HashingWriter::new(Encoder::new(compression, w)?);
+        let mut counted = ProgressWriter {
+            inner: &mut tar,
+            id: diff_id,
+            progress,
+        };
         match &cached {
             Some((blob, c)) => {
                 io::copy(
                     &mut decompress(*c, blobs.open_blob(blob).map_err(io::Error::other)?)?,
-                    &mut tar,
+                    &mut counted,
                 )?;
             }
             None => {
-                if let Err(e) = store.write_layer_tar(diff_id, &mut tar) {
+                if let Err(e) = store.write_layer_tar(diff_id, &mut counted) {
                     store_error = Some(e);
                     return Err(io::Error::other("store failed"));
                 }
@@ -183,6 +191,7 @@ pub fn layer_blob(
     }
     blobs.commit(staged, &digest)?;
     blobs.record_layer_blob(diff_id, compression, &digest)?;
+    progress.finish(diff_id, &format!("Compressed ({})", compression.name()));
     Ok(LayerBlob {
         digest,
         size,

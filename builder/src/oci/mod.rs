@@ -57,7 +57,7 @@ pub fn save(
     };
     let mut images = Vec::new();
     for r in references {
-        images.push(image::prepare(store, &blobs, r, compression)?);
+        images.push(image::prepare(store, &blobs, r, compression, &NoProgress)?);
     }
     match format {
         ArchiveFormat::Oci => layout::write_tar(&images, &blobs, out),

@@ -34,3 +34,24 @@ impl<R: std::io::Read> std::io::Read for ProgressReader<'_, R> {
         Ok(n)
     }
 }
+
+/// A writer that reports the bytes written through it.
+pub struct ProgressWriter<'a, W> {
+    pub inner: W,
+    pub id: &'a str,
+    pub progress: &'a dyn Progress,
+}
+
+impl<W: std::io::Write> std::io::Write for ProgressWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0 {
+            self.progress.advance(self.id, n as u64);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

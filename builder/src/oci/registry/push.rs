@@ -56,7 +56,7 @@ pub fn push(
         });
     }
     let blobs = Blobs::open(store.root())?;
-    let image = prepare(store, &blobs, reference, opts.compression)?;
+    let image = prepare(store, &blobs, reference, opts.compression, progress)?;
     let client = Client::new(&r.registry, r.api_host(), &opts.client)?;
     let push_scope = format!("repository:{}:pull,push", r.repository);
     let repo = r.full_repository();

@@ -58,6 +58,18 @@ fn rate(bar: &Bar) -> String {
 
 fn draw(id: &str, bar: &Bar) {
     const WIDTH: u64 = 30;
+    if bar.total == 0 {
+        // Size unknown (compressing a layer): bytes and speed only.
+        eprint!(
+            "\r\x1b[K{}: {} {} {}",
+            short(id),
+            bar.action,
+            human(bar.done as f64),
+            rate(bar)
+        );
+        let _ = std::io::stderr().flush();
+        return;
+    }
     let filled = (bar.done.min(bar.total) * WIDTH)
         .checked_div(bar.total)
         .unwrap_or(0);
