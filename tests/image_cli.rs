@@ -189,6 +189,9 @@ fn system_prune_and_df() {
     assert!(child.wait_with_output().unwrap().status.success());
     assert_eq!(strata_ok(&root, &["image", "ls", "-q"]).lines().count(), 1);
 
+    // `image prune` keeps tagged images; `-a` takes every unused one.
+    let out = strata_ok(&root, &["image", "prune", "-f"]);
+    assert_eq!(out, "Total reclaimed space: 0B\n");
     let out = strata_ok(&root, &["system", "prune", "-a", "-f"]);
     assert!(out.contains("untagged: keep:latest"), "{out}");
     assert!(

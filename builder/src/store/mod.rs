@@ -17,10 +17,13 @@
 //!   [`Store::layer_dir`], [`Store::layer`], [`Store::write_layer_tar`]`(diff_id, writer)`.
 //!   A layer created through a `Store` is leased to it (GC leaves it alone)
 //!   until an image references it or the `Store` is dropped.
-//! - Images: [`Store::put_image`]`(&ImageConfig, parent)` -> [`ImageId`],
-//!   [`Store::put_image_bytes`] (verbatim config from pull/load),
-//!   [`Store::resolve_image`]`("name:tag" | id | id prefix)` -> [`Image`],
-//!   [`Store::images`], [`Store::image_lowerdirs`] (top-most first, for mounts).
+//! - Images: [`Store::put_image`]`(&ImageConfig, parent)` -> [`ImageId`]
+//!   (leased to the handle until it drops, so a build's untagged image is
+//!   safe from prune), [`Store::put_image_bytes`] (verbatim config from
+//!   pull/load), [`Store::resolve_image`]`("name:tag" | id | id prefix)` ->
+//!   [`Image`], [`Store::image`], [`Store::images`], [`Store::children`],
+//!   [`Store::containers_using`], [`Store::image_lowerdirs`] (top-most first,
+//!   for mounts).
 //! - Names: [`Reference`] (Docker's grammar), [`Store::tag`], [`Store::untag`],
 //!   [`Store::remove_image`] (Docker's untag/delete rules).
 //! - Maintenance: [`Store::prune`], [`Store::disk_usage`], [`Store::check`].
@@ -54,6 +57,8 @@ pub mod time;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_images;
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};

@@ -182,10 +182,13 @@ impl<W: Write> TreeWriter<'_, W> {
             header.set_entry_type(EntryType::Regular);
             header.set_size(meta.len());
             self.content_size += meta.len();
-            // A file that changes size while being read would corrupt the
-            // stream; `take` + the size check below catch it.
-            let mut limited = std::io::Read::take(file, meta.len());
-            self.builder.append_data(&mut header, rel, &mut limited)
+            // A file that shrinks while being read would corrupt the stream
+            // (the tar writer pads what it got); `Exact` turns that into an error.
+            let mut exact = Exact {
+                inner: std::io::Read::take(file, meta.len()),
+                left: meta.len(),
+            };
+            self.builder.append_data(&mut header, rel, &mut exact)
         } else {
             let kind = if ft.is_char_device() {
                 EntryType::Char
@@ -212,6 +215,26 @@ fn archive_err(root: &Path, rel: &Path, source: std::io::Error) -> Error {
     Error::Archive {
         context: format!("{}: {}", root.display(), rel.display()),
         source,
+    }
+}
+
+/// Reads exactly `left` bytes from `inner` or fails.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "file shrank while being archived",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 

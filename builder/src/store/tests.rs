@@ -429,3 +429,48 @@ fn freeze_from_another_filesystem_copies_then_removes() {
             .is_file()
     );
 }
+
+#[test]
+fn long_names_devices_and_modes_round_trip() {
+    let src = tempfile::tempdir().unwrap();
+    let deep = src.path().join("d".repeat(90)).join("e".repeat(90));
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("f".repeat(120)), "long").unwrap();
+    symlink("x".repeat(150), deep.join("longlink")).unwrap();
+    mknod(
+        &src.path().join("null"),
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        libc::makedev(1, 3),
+    )
+    .unwrap();
+    nix::unistd::mkfifo(&src.path().join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+    fs::write(src.path().join("suid"), "s").unwrap();
+    std::os::unix::fs::lchown(src.path().join("suid"), Some(1000), Some(1000)).unwrap();
+    fs::set_permissions(
+        src.path().join("suid"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o4755),
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let summary = write_tree_tar(src.path(), &mut buf).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    assert_eq!(
+        extract_layer(&buf[..], dest.path()).unwrap().digest,
+        summary.digest
+    );
+    assert_eq!(digest_tree(dest.path()).unwrap(), summary);
+    let null = fs::symlink_metadata(dest.path().join("null")).unwrap();
+    assert_eq!(null.rdev(), libc::makedev(1, 3));
+    let suid = fs::symlink_metadata(dest.path().join("suid")).unwrap();
+    assert_eq!(
+        (suid.mode() & 0o7777, suid.uid(), suid.gid()),
+        (0o4755, 1000, 1000)
+    );
+    assert!(
+        fs::symlink_metadata(dest.path().join("fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}

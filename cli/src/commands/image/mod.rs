@@ -14,6 +14,7 @@ mod ls;
 mod mount;
 mod output;
 mod progress;
+mod prune;
 mod pull;
 mod push;
 mod rm;
@@ -43,6 +44,8 @@ pub enum ImageCommand {
     Ls(ls::Args),
     /// Mount an image read-only to browse it.
     Mount(mount::Args),
+    /// Remove unused images.
+    Prune(prune::Args),
     /// Remove one or more images.
     #[command(visible_alias = "remove")]
     Rm(rm::Args),
@@ -71,6 +74,7 @@ pub fn run(root: &Path, args: ImageArgs) -> anyhow::Result<i32> {
         ImageCommand::Inspect(a) => inspect::run(root, a),
         ImageCommand::Ls(a) => ls::run(root, a),
         ImageCommand::Mount(a) => mount::run(root, a),
+        ImageCommand::Prune(a) => prune::run(root, a),
         ImageCommand::Rm(a) => rm::run(root, a),
         ImageCommand::Tag(a) => tag::run(root, a),
         ImageCommand::Umount(a) => umount::run(a),

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 mod check;
 mod df;
-mod prune;
+pub(crate) mod prune;
 
 /// Manage the store.
 #[derive(Debug, Args)]

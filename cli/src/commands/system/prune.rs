@@ -4,7 +4,7 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use builder::store::Removed;
+use builder::store::{PruneReport, Removed};
 
 use crate::commands::context::open_store;
 use crate::commands::format::human_size;
@@ -25,6 +25,12 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
     }
     let store = open_store(root)?;
     let report = store.prune(args.all)?;
+    print_report(&report);
+    Ok(0)
+}
+
+/// Prints what a prune removed, as Docker does.
+pub(crate) fn print_report(report: &PruneReport) {
     if !report.images.is_empty() {
         println!("Deleted Images:");
         for r in &report.images {
@@ -43,7 +49,6 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
         println!();
     }
     println!("Total reclaimed space: {}", human_size(report.reclaimed));
-    Ok(0)
 }
 
 fn confirm(all: bool) -> anyhow::Result<bool> {
@@ -52,9 +57,14 @@ fn confirm(all: bool) -> anyhow::Result<bool> {
     } else {
         "all dangling images"
     };
-    print!(
+    ask(&format!(
         "WARNING! This will remove:\n  - {images}\n  - all layers not used by an image\n\nAre you sure you want to continue? [y/N] "
-    );
+    ))
+}
+
+/// Prints `question` and reads a yes/no answer from stdin (default no).
+pub(crate) fn ask(question: &str) -> anyhow::Result<bool> {
+    print!("{question}");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
