@@ -13,9 +13,11 @@
 //! blobs/tmp/                             staging, same filesystem
 //! ```
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::digest::{HashingWriter, check, sha256_hex};
 use super::error::{OciError, Result};
@@ -213,6 +215,75 @@ impl Blobs {
     }
 }
 
+/// What [`Blobs::prune`] removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BlobPrune {
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+impl Blobs {
+    /// Removes blobs no stored image needs: layer blobs whose diff_id is
+    /// not in `live_layers`, and every other blob (configs, manifests) whose
+    /// digest is not in `keep`. Blobs younger than `grace` are left alone:
+    /// a pull or load in progress writes its blobs before the image exists.
+    pub fn prune(
+        &self,
+        live_layers: &HashSet<String>,
+        keep: &HashSet<String>,
+        grace: Duration,
+    ) -> Result<BlobPrune> {
+        let mut wanted: HashSet<String> = keep.clone();
+        let index_root = self.dir.join("layers");
+        for c in [Compression::Gzip, Compression::Zstd, Compression::None] {
+            let dir = index_root.join(c.name());
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries {
+                let entry = entry.map_err(OciError::io(&dir))?;
+                let diff_id = format!("sha256:{}", entry.file_name().to_string_lossy());
+                if live_layers.contains(&diff_id) {
+                    if let Some(blob) = self.layer_blob(&diff_id, c)? {
+                        wanted.insert(blob);
+                    }
+                } else if young(&entry.path(), grace) {
+                    if let Ok(blob) = fs::read_to_string(entry.path()) {
+                        wanted.insert(blob.trim().to_string());
+                    }
+                } else {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+        let mut report = BlobPrune::default();
+        let dir = self.dir.join("sha256");
+        for entry in fs::read_dir(&dir).map_err(OciError::io(&dir))? {
+            let entry = entry.map_err(OciError::io(&dir))?;
+            let hex = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if wanted.contains(&format!("sha256:{hex}")) || young(&path, grace) {
+                continue;
+            }
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            fs::remove_file(&path).map_err(OciError::io(&path))?;
+            let _ = fs::remove_file(self.dir.join("sources").join(&hex));
+            report.blobs += 1;
+            report.bytes += size;
+        }
+        Ok(report)
+    }
+}
+
+/// Whether a file was modified less than `grace` ago.
+fn young(path: &Path, grace: Duration) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_none_or(|age| age < grace)
+}
+
 /// Writes a small file atomically (temp file in the same directory, rename).
 fn write_small(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -263,5 +334,42 @@ mod tests {
         blobs.add_source(&blob, "127.0.0.1:5000/a").expect("src");
         blobs.add_source(&blob, "127.0.0.1:5000/a").expect("src");
         assert_eq!(blobs.sources(&blob).expect("q"), vec!["127.0.0.1:5000/a"]);
+    }
+
+    #[test]
+    fn prune_keeps_what_live_images_need() {
+        let root = tempfile::tempdir().expect("tmp");
+        let blobs = Blobs::open(root.path()).expect("open");
+        let (live_blob, _) = blobs.put_bytes(b"live layer gz").expect("put");
+        let (dead_blob, _) = blobs.put_bytes(b"dead layer gz").expect("put");
+        let (config, _) = blobs.put_bytes(b"config").expect("put");
+        let (manifest, _) = blobs.put_bytes(b"manifest").expect("put");
+        let (live, dead) = (sha256_of(b"live tar"), sha256_of(b"dead tar"));
+        blobs
+            .record_layer_blob(&live, Compression::Gzip, &live_blob)
+            .expect("rec");
+        blobs
+            .record_layer_blob(&dead, Compression::Gzip, &dead_blob)
+            .expect("rec");
+        let live_layers = HashSet::from([live.clone()]);
+        let keep = HashSet::from([config.clone()]);
+        // Everything is young: nothing goes.
+        let none = blobs
+            .prune(&live_layers, &keep, Duration::from_secs(3600))
+            .expect("prune");
+        assert_eq!(none, BlobPrune::default());
+        let report = blobs
+            .prune(&live_layers, &keep, Duration::ZERO)
+            .expect("prune");
+        assert_eq!(report.blobs, 2, "the dead layer's blob and the manifest");
+        for (digest, kept) in [
+            (&live_blob, true),
+            (&config, true),
+            (&dead_blob, false),
+            (&manifest, false),
+        ] {
+            assert_eq!(blobs.contains(digest).expect("q"), kept, "{digest}");
+        }
+        assert_eq!(blobs.layer_blob(&dead, Compression::Gzip).expect("q"), None);
     }
 }

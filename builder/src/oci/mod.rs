@@ -31,6 +31,7 @@ pub use layout::Loaded;
 pub use media::{Compression, ManifestFormat};
 pub use progress::{NoProgress, Progress};
 pub use store_api::{ImageStore, StoredImage};
+pub use store_impl::prune_blobs;
 
 /// Archive formats of `image save`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

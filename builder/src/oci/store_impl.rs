@@ -55,3 +55,28 @@ impl ImageStore for Store {
         Ok(())
     }
 }
+
+/// Removes blobs (compressed layers, configs, manifests) that no image in
+/// the store needs any more; meant to run with `image prune`/`system
+/// prune`. Blobs written in the last ten minutes are kept (a pull or load
+/// may be about to use them).
+pub fn prune_blobs(store: &Store) -> crate::oci::Result<super::blobs::BlobPrune> {
+    let store_err = |e: Error| crate::oci::OciError::Store {
+        op: "list images and layers".into(),
+        source: e.into(),
+    };
+    let live_layers = store
+        .layers()
+        .map_err(store_err)?
+        .into_iter()
+        .map(|l| l.diff_id.to_string())
+        .collect();
+    let keep = store
+        .images()
+        .map_err(store_err)?
+        .into_iter()
+        .map(|i| i.id.to_string())
+        .collect();
+    let blobs = super::Blobs::open(Store::root(store))?;
+    blobs.prune(&live_layers, &keep, std::time::Duration::from_secs(600))
+}
