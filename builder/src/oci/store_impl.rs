@@ -46,6 +46,25 @@ impl ImageStore for Store {
         Ok(self.put_image_bytes(config, None)?.to_string())
     }
 
+    /// The store has the `repo_digests` table (read by `resolve`) but no
+    /// writer yet; this is it. `repository` is the full name, as in `tags`.
+    fn add_repo_digest(
+        &self,
+        image_id: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        Digest::parse(digest)?;
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id)
+                 VALUES (?1, ?2, ?3)",
+                rusqlite::params![repository, digest, Digest::parse(image_id)?.as_str()],
+            )
+            .map_err(self.db_err())?;
+        Ok(())
+    }
+
     fn tag(&self, image_id: &str, reference: &str) -> Result<(), StoreError> {
         Store::tag(
             self,
@@ -58,9 +77,12 @@ impl ImageStore for Store {
 
 /// Removes blobs (compressed layers, configs, manifests) that no image in
 /// the store needs any more; meant to run with `image prune`/`system
-/// prune`. Blobs written in the last ten minutes are kept (a pull or load
-/// may be about to use them).
-pub fn prune_blobs(store: &Store) -> crate::oci::Result<super::blobs::BlobPrune> {
+/// prune`. Blobs written less than `grace` ago are kept (a pull or load
+/// may be about to use them; ten minutes is plenty).
+pub fn prune_blobs(
+    store: &Store,
+    grace: std::time::Duration,
+) -> crate::oci::Result<super::blobs::BlobPrune> {
     let store_err = |e: Error| crate::oci::OciError::Store {
         op: "list images and layers".into(),
         source: e.into(),
@@ -78,5 +100,5 @@ pub fn prune_blobs(store: &Store) -> crate::oci::Result<super::blobs::BlobPrune>
         .map(|i| i.id.to_string())
         .collect();
     let blobs = super::Blobs::open(Store::root(store))?;
-    blobs.prune(&live_layers, &keep, std::time::Duration::from_secs(600))
+    blobs.prune(&live_layers, &keep, grace)
 }
