@@ -189,6 +189,16 @@ fn push_pull_login_against_a_real_registry() {
     assert!(out.contains("Status: Downloaded newer image"), "{out}");
     let out = strata_ok(fresh.path(), &["image", "pull", &name]);
     assert!(out.contains("Status: Image is up to date"), "{out}");
+    let digest = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Digest: "))
+        .expect("digest line")
+        .to_string();
+    let inspect = strata_ok(fresh.path(), &["image", "inspect", &name]);
+    let repo = format!("{}/cli/busybox", reg.host());
+    assert!(inspect.contains(&format!("{repo}@{digest}")), "{inspect}");
+    let by_digest = format!("{repo}@{digest}");
+    assert_exports_busybox(fresh.path(), &by_digest);
     assert_exports_busybox(fresh.path(), &name);
     let saved = fresh.path().join("again.tar");
     strata_ok(fresh.path(), &["image", "save", "-o", &utf8(&saved), &name]);
