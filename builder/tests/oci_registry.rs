@@ -340,7 +340,7 @@ fn chunked_upload_cut_half_way_goes_on_in_a_new_session() {
         ..PushOptions::default()
     };
     // Cut the request stream inside the second chunk of the first layer.
-    proxy.arm_upload(400_000);
+    proxy.arm_upload(400_000, false);
     push(&store, &name, &opts, &NoProgress)
         .unwrap_or_else(|e| panic!("push did not resume: {e}\n{}", reg.log_text()));
     assert_eq!(proxy.cuts(), 1, "the upload was cut");
@@ -353,6 +353,46 @@ fn chunked_upload_cut_half_way_goes_on_in_a_new_session() {
         "{}",
         reg.log_text()
     );
+    let fresh = FakeStore::new();
+    let pulled = pull(&fresh, &name, &ClientOptions::default(), &NoProgress).expect("pull");
+    assert_eq!(pulled.id, id);
+}
+
+#[test]
+fn registry_gone_mid_push_fails_clearly_and_the_retry_skips_what_arrived() {
+    let reg = Registry::start();
+    let proxy = CuttingProxy::start(reg.port);
+    let name = format!("{}/gone/app:1", proxy.host());
+    let (store, id) = image_store(&name);
+    let opts = PushOptions {
+        client: ClientOptions {
+            retries: Some(1),
+            ..ClientOptions::default()
+        },
+        ..PushOptions::default()
+    };
+    // The first layer (about 1 MB gzipped busybox) gets through; the
+    // connection dies inside the second and the registry stays unreachable.
+    proxy.arm_upload(1_300_000, true);
+    let err = push(&store, &name, &opts, &NoProgress).expect_err("registry gone");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("sha256:") && msg.contains(&proxy.host()),
+        "{msg}"
+    );
+    let completed = reg
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("\"PUT ") && l.contains("/blobs/uploads/") && l.contains("\" 201 "))
+        .count();
+    assert_eq!(completed, 1, "one blob arrived");
+    proxy.heal();
+    let progress = Recorder::default();
+    push(&store, &name, &opts, &progress).expect("retry");
+    let statuses = progress.finished.borrow();
+    let count = |status: &str| statuses.iter().filter(|(_, s)| s == status).count();
+    assert_eq!(count("Layer already exists"), 1, "{statuses:?}");
+    assert_eq!(count("Pushed"), 2, "{statuses:?}");
     let fresh = FakeStore::new();
     let pulled = pull(&fresh, &name, &ClientOptions::default(), &NoProgress).expect("pull");
     assert_eq!(pulled.id, id);

@@ -193,9 +193,10 @@ impl CuttingProxy {
         self.arm_direction(after, refuse_after, false);
     }
 
-    /// Cuts the request stream (an upload) `after` bytes from now.
-    pub fn arm_upload(&self, after: u64) {
-        self.arm_direction(after, false, true);
+    /// Cuts the request stream (an upload) `after` bytes from now;
+    /// `refuse` keeps the proxy closed afterwards.
+    pub fn arm_upload(&self, after: u64, refuse_after: bool) {
+        self.arm_direction(after, refuse_after, true);
     }
 
     fn arm_direction(&self, after: u64, refuse_after: bool, upload: bool) {
