@@ -6,7 +6,8 @@ mod oci_support;
 use std::cell::RefCell;
 use std::process::Command;
 
-use builder::oci::registry::{ClientOptions, PushOptions, pull, push};
+use builder::oci::media;
+use builder::oci::registry::{ClientOptions, PushOptions, PushResult, pull, push};
 use builder::oci::{Compression, ImageStore, ManifestFormat, NoProgress, Progress};
 use oci_support::registry::{CuttingProxy, Registry};
 use oci_support::{FakeStore, Node, busybox_tree, layer_tar, run, sha256};
@@ -289,6 +290,33 @@ fn connection_dropped_mid_blob_is_resumed_and_a_failed_pull_loads_nothing() {
     );
 }
 
+/// PUTs an index of `entries` (manifest, arch) as `multi/app:<tag>` with
+/// OCI or Docker media types.
+fn put_index(reg: &Registry, tag: &str, format: ManifestFormat, entries: &[(&PushResult, &str)]) {
+    let (index_type, entry_type) = match format {
+        ManifestFormat::Oci => (media::OCI_INDEX, media::OCI_MANIFEST),
+        ManifestFormat::Docker => (media::DOCKER_LIST, media::DOCKER_MANIFEST),
+    };
+    let manifests: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(d, arch)| {
+            serde_json::json!({
+                "mediaType": entry_type, "digest": d.digest, "size": d.size,
+                "platform": {"architecture": arch, "os": "linux"},
+            })
+        })
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": index_type, "manifests": manifests,
+    });
+    let url = format!("http://{}/v2/multi/app/manifests/{tag}", reg.host());
+    let resp = ureq::put(url)
+        .header("Content-Type", index_type)
+        .send(serde_json::to_vec(&index).expect("json"))
+        .expect("put index");
+    assert_eq!(resp.status().as_u16(), 201);
+}
+
 #[test]
 fn pull_of_a_multi_platform_index_picks_this_platform() {
     let reg = Registry::start();
@@ -297,36 +325,28 @@ fn pull_of_a_multi_platform_index_picks_this_platform() {
     let (store, our_id) = image_store(&ours);
     let other_id = store.add_test_image(&other, &[oci_support::layer_tar(&busybox_tree())]);
     assert_ne!(our_id, other_id);
-    let a = push(&store, &ours, &PushOptions::default(), &NoProgress).expect("push ours");
-    let b = push(&store, &other, &PushOptions::default(), &NoProgress).expect("push other");
     let arch = builder::oci::layout::host_arch();
     let foreign = if arch == "arm64" { "amd64" } else { "arm64" };
-    let entry = |d: &builder::oci::registry::PushResult, arch: &str| {
-        serde_json::json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": d.digest, "size": d.size,
-            "platform": {"architecture": arch, "os": "linux"},
-        })
-    };
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [entry(&b, foreign), entry(&a, arch)],
-    });
-    let resp = ureq::put(format!(
-        "http://{}/v2/multi/app/manifests/multi",
-        reg.host()
-    ))
-    .header("Content-Type", "application/vnd.oci.image.index.v1+json")
-    .send(serde_json::to_vec(&index).expect("json"))
-    .expect("put index");
-    assert_eq!(resp.status().as_u16(), 201);
-    let fresh = FakeStore::new();
-    let multi = format!("{}/multi/app:multi", reg.host());
-    let pulled = pull(&fresh, &multi, &ClientOptions::default(), &NoProgress).expect("pull index");
-    assert_eq!(pulled.id, our_id);
-    assert_eq!(pulled.digest, a.digest);
-    assert_eq!(fresh.resolve(&multi).expect("tagged").id, our_id);
+    // An OCI index over OCI manifests, a Docker list over Docker manifests.
+    for (tag, format) in [
+        ("multi", ManifestFormat::Oci),
+        ("list", ManifestFormat::Docker),
+    ] {
+        let opts = PushOptions {
+            format,
+            ..PushOptions::default()
+        };
+        let a = push(&store, &ours, &opts, &NoProgress).expect("push ours");
+        let b = push(&store, &other, &opts, &NoProgress).expect("push other");
+        put_index(&reg, tag, format, &[(&b, foreign), (&a, arch)]);
+        let fresh = FakeStore::new();
+        let multi = format!("{}/multi/app:{tag}", reg.host());
+        let pulled =
+            pull(&fresh, &multi, &ClientOptions::default(), &NoProgress).expect("pull index");
+        assert_eq!(pulled.id, our_id);
+        assert_eq!(pulled.digest, a.digest);
+        assert_eq!(fresh.resolve(&multi).expect("tagged").id, our_id);
+    }
 }
 
 #[test]
