@@ -30,7 +30,9 @@ pub enum RegistryError {
         status: u16,
         detail: String,
     },
-    #[error("{what}: unauthorized{}: {detail} (try `strata login {registry}`)", if registry.is_empty() { String::new() } else { format!(" by {registry}") })]
+    #[error("{what}: unauthorized{}: {detail} (try `strata login{}`)",
+        if registry.is_empty() { String::new() } else { format!(" by {registry}") },
+        if registry.is_empty() { String::new() } else { format!(" {registry}") })]
     Unauthorized {
         what: String,
         registry: String,
