@@ -74,6 +74,37 @@ fn save_load_round_trips_through_skopeo_and_umoci() {
         assert_exports_busybox(fresh.path(), &id);
     }
 
+    // From STDIN, and to STDOUT.
+    let fresh = tempfile::tempdir().expect("tmp");
+    let out = Command::new(common::bin("strata"))
+        .arg("--root")
+        .arg(fresh.path())
+        .args(["image", "load"])
+        .stdin(std::fs::File::open(&docker).expect("open"))
+        .output()
+        .expect("load from stdin");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Loaded image: busybox:latest"
+    );
+    let saved = Command::new(common::bin("strata"))
+        .arg("--root")
+        .arg(fresh.path())
+        .args(["image", "save", "busybox"])
+        .output()
+        .expect("save to stdout");
+    assert!(saved.status.success());
+    assert_eq!(
+        saved.stdout,
+        std::fs::read(dir.join("oci.tar")).expect("oci.tar"),
+        "same bytes"
+    );
+
     // A layout directory made by skopeo loads through oci:DIR:tag.
     let skopeo_dir = path("skopeo-layout");
     run(Command::new("skopeo")
