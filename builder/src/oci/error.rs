@@ -1,5 +1,7 @@
 //! Errors of OCI interchange. Every variant names the blob, file or
 //! reference it is about, so one line tells the user what went wrong.
+//! Messages never repeat their source: it is chained (the CLI prints the
+//! chain).
 
 use std::path::PathBuf;
 
@@ -9,7 +11,7 @@ pub type StoreError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -31,7 +33,7 @@ pub enum OciError {
     InvalidDigest(String),
     #[error("blob {digest}: unsupported media type {media_type}")]
     UnsupportedMediaType { digest: String, media_type: String },
-    #[error("{what}: invalid JSON: {source}")]
+    #[error("{what}: invalid JSON")]
     Json {
         what: String,
         #[source]
@@ -45,7 +47,7 @@ pub enum OciError {
     Image { reference: String, reason: String },
     #[error("invalid reference {reference:?}: {reason}")]
     Reference { reference: String, reason: String },
-    #[error("store: {op}: {source}")]
+    #[error("store: {op}")]
     Store {
         op: String,
         #[source]

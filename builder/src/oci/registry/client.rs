@@ -147,7 +147,7 @@ impl Client {
                     return Err(RegistryError::Connection {
                         what: req.what.clone(),
                         url: req.url.clone(),
-                        source: Box::new(e),
+                        source: super::cause(e),
                     });
                 }
             }
@@ -248,7 +248,7 @@ impl Client {
         let conn = |e: ureq::Error| RegistryError::Connection {
             what: format!("token for {}", req.what),
             url: url.clone(),
-            source: Box::new(e),
+            source: super::cause(e),
         };
         let request = builder.body(()).map_err(|e| conn(e.into()))?;
         let mut resp = self.agent.run(request).map_err(conn)?;

@@ -17,12 +17,12 @@ pub use reference::{DOCKER_HUB, Reference};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("{what}: cannot reach {url}: {source}")]
+    #[error("{what}: cannot reach {url}")]
     Connection {
         what: String,
         url: String,
         #[source]
-        source: Box<ureq::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("{what}: registry answered {status}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
     Status {
@@ -65,5 +65,14 @@ pub fn login(registry: &str, opts: &ClientOptions) -> Result<(), RegistryError> 
         Ok(())
     } else {
         Err(client::status_error(&format!("login to {registry}"), resp))
+    }
+}
+
+/// The cause of a failed request: the I/O error itself where there is one
+/// (ureq's own message would repeat it).
+pub(crate) fn cause(e: ureq::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    match e {
+        ureq::Error::Io(io) => Box::new(io),
+        other => Box::new(other),
     }
 }

@@ -172,7 +172,7 @@ fn get_manifest(
         .map_err(|e| RegistryError::Connection {
             what: what.clone(),
             url: client.url(&format!("/v2/{}/manifests/{reference}", r.repository)),
-            source: Box::new(e),
+            source: super::cause(e),
         })?;
     let digest = sha256_of(&bytes);
     if let Some(expected) = expect.or(announced.as_deref().filter(|d| d.starts_with("sha256:"))) {
