@@ -5,7 +5,7 @@ mod oci_support;
 
 use builder::oci::NoProgress;
 use builder::oci::registry::auth::Credentials;
-use builder::oci::registry::{ClientOptions, PushOptions, login, pull, push};
+use builder::oci::registry::{Client, ClientOptions, PushOptions, Transport, login, pull, push};
 use oci_support::registry::Registry;
 use oci_support::{FakeStore, fake_http};
 
@@ -84,6 +84,9 @@ fn token_server() -> u16 {
 fn bearer_token_flow_uses_basic_credentials_at_the_realm() {
     let port = token_server();
     let host = format!("127.0.0.1:{port}");
+    // A plain-HTTP loopback server: the HTTPS probes fail, HTTP is used.
+    let client = Client::new(&host, &host, &ClientOptions::default()).expect("client");
+    assert_eq!(client.transport, Transport::Http);
     login(&host, &creds("me", "pw")).expect("token login");
     let err = login(&host, &creds("me", "bad")).expect_err("bad password");
     assert!(err.to_string().contains("unauthorized"), "{err}");
@@ -122,5 +125,130 @@ fn server_errors_are_retried_with_backoff_then_reported() {
         seen.lock().expect("log").len(),
         3,
         "one try and two retries"
+    );
+}
+
+/// A CA and a server certificate for 127.0.0.1, made with openssl.
+fn make_certs(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl missing");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=strata test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.crt",
+    ]);
+}
+
+#[test]
+fn tls_registry_is_verified_with_its_ca_from_certs_d() {
+    let certs = tempfile::tempdir().expect("tmp");
+    make_certs(certs.path());
+    let reg = Registry::start_with_tls(
+        &certs.path().join("server.crt"),
+        &certs.path().join("server.key"),
+    );
+    // Docker's layout: certs.d/<host:port>/ca.crt
+    let certs_d = certs.path().join("certs.d");
+    std::fs::create_dir_all(certs_d.join(reg.host())).expect("mkdir");
+    std::fs::copy(
+        certs.path().join("ca.crt"),
+        certs_d.join(reg.host()).join("ca.crt"),
+    )
+    .expect("ca");
+    let trusted = ClientOptions {
+        certs_dir: Some(certs_d.clone()),
+        ..ClientOptions::default()
+    };
+    let client = Client::new(&reg.host(), &reg.host(), &trusted).expect("client");
+    assert_eq!(client.transport, Transport::Https);
+    assert!(client.base.starts_with("https://"));
+
+    let name = format!("{}/secure/app:1", reg.host());
+    let store = FakeStore::new();
+    let id = store.add_test_image(
+        &name,
+        &[oci_support::layer_tar(&oci_support::busybox_tree())],
+    );
+    let opts = PushOptions {
+        client: trusted.clone(),
+        ..PushOptions::default()
+    };
+    push(&store, &name, &opts, &NoProgress).expect("push over TLS");
+    let fresh = FakeStore::new();
+    assert_eq!(
+        pull(&fresh, &name, &trusted, &NoProgress)
+            .expect("pull over TLS")
+            .id,
+        id
+    );
+
+    // Without the CA, a loopback registry is still reached over HTTPS,
+    // unverified, as Docker does for insecure registries.
+    let untrusted = ClientOptions {
+        certs_dir: Some(certs.path().join("empty")),
+        ..ClientOptions::default()
+    };
+    let client = Client::new(&reg.host(), &reg.host(), &untrusted).expect("client");
+    assert_eq!(client.transport, Transport::HttpsUnverified);
+    let fresh = FakeStore::new();
+    assert_eq!(
+        pull(&fresh, &name, &untrusted, &NoProgress)
+            .expect("pull")
+            .id,
+        id
     );
 }

@@ -1,6 +1,6 @@
 //! A tiny HTTP/1.1 server for protocol cases a real registry will not
 //! produce on demand (token realms, 5xx answers). One connection at a
-//! time, `Connection: close`.
+//! time, `Connection: close`, plain HTTP only.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -27,6 +27,13 @@ pub fn serve(
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
+            // A TLS hello (the HTTPS probe of a loopback registry): this
+            // server speaks plain HTTP only, so hang up, as such a server
+            // would fail the handshake.
+            let mut first = [0u8; 1];
+            if stream.peek(&mut first).is_ok_and(|n| n == 1) && first[0] == 0x16 {
+                continue;
+            }
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
             let mut line = String::new();
             let _ = reader.read_line(&mut line);

@@ -39,6 +39,18 @@ impl Registry {
         r
     }
 
+    /// A registry serving HTTPS with `cert`/`key` (PEM files).
+    pub fn start_with_tls(cert: &Path, key: &Path) -> Registry {
+        let tls = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        );
+        Registry::start_with_auth(&tls)
+    }
+
+    /// `extra` is YAML appended right after `http.addr` (more `http:`
+    /// keys indented by two, or new top-level sections).
     fn start_with_auth(auth: &str) -> Registry {
         let dir = tempfile::tempdir().expect("tmp");
         let port = TcpListener::bind("127.0.0.1:0")

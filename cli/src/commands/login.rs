@@ -62,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         insecure: args.insecure,
         retries: None,
         credentials: Some(creds.clone()),
+        certs_dir: None,
     };
     login(&server, &opts)?;
     let path = auth::store(&server, &creds)?;

@@ -16,12 +16,16 @@ use super::auth::{Challenge, Credentials, parse_challenge};
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
     /// Plain HTTP. Loopback registries (`localhost`, `127.0.0.0/8`, `::1`)
-    /// use HTTP without it, as Docker treats them as insecure registries.
+    /// fall back to HTTP without it when HTTPS does not answer, as Docker
+    /// treats them as insecure registries.
     pub insecure: bool,
     /// Extra attempts after a 5xx, 429 or connection failure (default 4).
     pub retries: Option<u32>,
     /// Credentials; when `None`, they are looked up in the auth files.
     pub credentials: Option<Credentials>,
+    /// Per-registry CA directory; `None`: `$STRATA_CERTS_D` or
+    /// `/etc/docker/certs.d`.
+    pub certs_dir: Option<std::path::PathBuf>,
 }
 
 /// Whether a registry host is on the loopback interface.
@@ -67,8 +71,32 @@ enum AuthState {
     },
 }
 
+/// How a client talks to its registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Https,
+    /// HTTPS without certificate verification (loopback registries whose
+    /// certificate is not trusted, as Docker treats insecure registries).
+    HttpsUnverified,
+    Http,
+}
+
+/// An agent with strata's timeouts and, when given, TLS settings.
+fn agent(tls: Option<ureq::tls::TlsConfig>) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_per_read(Some(Duration::from_secs(300)))
+        .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")));
+    if let Some(tls) = tls {
+        config = config.tls_config(tls);
+    }
+    config.build().new_agent()
+}
+
 pub struct Client {
     agent: ureq::Agent,
+    pub transport: Transport,
     pub base: String,
     pub registry: String,
     creds: Option<Credentials>,
@@ -82,24 +110,35 @@ impl Client {
         api_host: &str,
         opts: &ClientOptions,
     ) -> Result<Client, RegistryError> {
-        let scheme = if opts.insecure || is_loopback(api_host) {
-            "http"
-        } else {
-            "https"
-        };
         let creds = match &opts.credentials {
             Some(c) => Some(c.clone()),
             None => super::auth::lookup(registry)?,
         };
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_per_read(Some(Duration::from_secs(300)))
-            .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+        let certs = opts.certs_dir.clone().unwrap_or_else(super::tls::certs_dir);
+        let verified = agent(super::tls::tls_config(&certs, api_host)?);
+        // Docker's rule: loopback registries are insecure registries. HTTPS
+        // is tried first (verified, then, as Docker does for insecure
+        // registries, without verification); plain HTTP if neither answers.
+        let (agent, transport) = if opts.insecure {
+            (verified, Transport::Http)
+        } else if !is_loopback(api_host) || super::tls::https_answers(&verified, api_host) {
+            (verified, Transport::Https)
+        } else {
+            let unverified = agent(Some(super::tls::unverified()));
+            if super::tls::https_answers(&unverified, api_host) {
+                log::warn!("{registry}: TLS certificate not verified (insecure registry)");
+                (unverified, Transport::HttpsUnverified)
+            } else {
+                (verified, Transport::Http)
+            }
+        };
+        let scheme = match transport {
+            Transport::Http => "http",
+            Transport::Https | Transport::HttpsUnverified => "https",
+        };
         Ok(Client {
             agent,
+            transport,
             base: format!("{scheme}://{api_host}"),
             registry: registry.to_string(),
             creds,

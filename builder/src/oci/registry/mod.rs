@@ -6,11 +6,12 @@ pub mod client;
 mod pull;
 mod push;
 mod reference;
+pub mod tls;
 mod upload;
 
 use std::path::PathBuf;
 
-pub use client::{ClientOptions, is_loopback};
+pub use client::{Client, ClientOptions, Transport, is_loopback};
 pub use pull::{PullResult, pull};
 pub use push::{PushOptions, PushResult, push};
 pub use reference::{DOCKER_HUB, Reference};

@@ -36,6 +36,7 @@ impl RegistryFlags {
             insecure: self.insecure,
             retries: Some(self.retries),
             credentials: None,
+            certs_dir: None,
         }
     }
 }
