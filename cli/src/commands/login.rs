@@ -19,7 +19,8 @@ pub struct Args {
     /// Take the password from STDIN.
     #[arg(long)]
     pub password_stdin: bool,
-    /// Use plain HTTP (automatic for localhost and 127.0.0.0/8).
+    /// Insecure registry: accept an unverified certificate or plain HTTP
+    /// (always so for localhost and 127.0.0.0/8).
     #[arg(long)]
     pub insecure: bool,
     /// Registry host[:port] (default: Docker Hub).

@@ -15,9 +15,9 @@ use super::auth::{Challenge, Credentials, parse_challenge};
 /// How to reach a registry.
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
-    /// Plain HTTP. Loopback registries (`localhost`, `127.0.0.0/8`, `::1`)
-    /// fall back to HTTP without it when HTTPS does not answer, as Docker
-    /// treats them as insecure registries.
+    /// An insecure registry, as Docker's `--insecure-registry`: HTTPS
+    /// without certificate verification or plain HTTP are accepted.
+    /// Loopback registries (`localhost`, `127.0.0.0/8`, `::1`) always are.
     pub insecure: bool,
     /// Extra attempts after a 5xx, 429 or connection failure (default 4).
     pub retries: Option<u32>,
@@ -116,12 +116,11 @@ impl Client {
         };
         let certs = opts.certs_dir.clone().unwrap_or_else(super::tls::certs_dir);
         let verified = agent(super::tls::tls_config(&certs, api_host)?);
-        // Docker's rule: loopback registries are insecure registries. HTTPS
-        // is tried first (verified, then, as Docker does for insecure
-        // registries, without verification); plain HTTP if neither answers.
-        let (agent, transport) = if opts.insecure {
-            (verified, Transport::Http)
-        } else if !is_loopback(api_host) || super::tls::https_answers(&verified, api_host) {
+        // Docker's rule for insecure registries (`--insecure`, and every
+        // loopback registry): HTTPS verified, else HTTPS without
+        // verification, else plain HTTP.
+        let insecure = opts.insecure || is_loopback(api_host);
+        let (agent, transport) = if !insecure || super::tls::https_answers(&verified, api_host) {
             (verified, Transport::Https)
         } else {
             let unverified = agent(Some(super::tls::unverified()));

@@ -21,7 +21,8 @@ pub struct Args {
 /// How to reach the registry; shared with `image push`.
 #[derive(Debug, clap::Args)]
 pub struct RegistryFlags {
-    /// Use plain HTTP (automatic for localhost and 127.0.0.0/8).
+    /// Insecure registry: accept an unverified certificate or plain HTTP
+    /// (always so for localhost and 127.0.0.0/8).
     #[arg(long)]
     pub insecure: bool,
     /// Retries after a 5xx answer or a broken connection.
