@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod context;
 mod format;
 mod image;
+mod login;
 mod system;
 
 /// strata: build images from Dockerfiles and run containers, without a daemon.
@@ -36,6 +37,8 @@ pub enum Command {
     Image(image::ImageArgs),
     /// Manage the store.
     System(system::SystemArgs),
+    /// Log in to a registry.
+    Login(login::Args),
 }
 
 /// Runs the command and returns the process exit code. Errors are printed as
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> i32 {
         }
         Command::Image(args) => image::run(&cli.root, args),
         Command::System(args) => system::run(&cli.root, args),
+        Command::Login(args) => login::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,13 +5,20 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 
 mod bootstrap;
+mod export;
 mod history;
 mod import;
 mod inspect;
+mod load;
 mod ls;
 mod mount;
+mod output;
+mod progress;
 mod prune;
+mod pull;
+mod push;
 mod rm;
+mod save;
 mod tag;
 mod umount;
 
@@ -46,6 +53,16 @@ pub enum ImageCommand {
     Tag(tag::Args),
     /// Unmount an image mounted with `image mount -d`.
     Umount(umount::Args),
+    /// Save images to an OCI layout or `docker save` tar archive.
+    Save(save::Args),
+    /// Load images from a tar archive or an OCI layout directory.
+    Load(load::Args),
+    /// Upload an image to a registry.
+    Push(push::Args),
+    /// Download an image from a registry.
+    Pull(pull::Args),
+    /// Export an image's flattened filesystem as a tar archive.
+    Export(export::Args),
 }
 
 /// Runs an image command; returns the exit code.
@@ -61,5 +78,10 @@ pub fn run(root: &Path, args: ImageArgs) -> anyhow::Result<i32> {
         ImageCommand::Rm(a) => rm::run(root, a),
         ImageCommand::Tag(a) => tag::run(root, a),
         ImageCommand::Umount(a) => umount::run(a),
+        ImageCommand::Save(a) => save::run(root, a),
+        ImageCommand::Load(a) => load::run(root, a),
+        ImageCommand::Push(a) => push::run(root, a),
+        ImageCommand::Pull(a) => pull::run(root, a),
+        ImageCommand::Export(a) => export::run(root, a),
     }
 }
