@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod image;
+
 /// strata: build images from Dockerfiles and run containers, without a daemon.
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about, propagate_version = true)]
@@ -27,6 +29,11 @@ pub struct Cli {
 pub enum Command {
     /// Print version information.
     Version,
+    /// Manage images: build, ...
+    Image {
+        #[command(subcommand)]
+        command: image::ImageCommand,
+    },
 }
 
 /// Runs the command and returns the process exit code. Errors are printed as
@@ -39,6 +46,7 @@ pub fn run(cli: Cli) -> i32 {
             println!("strata version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
         }
+        Command::Image { command } => image::run(command, &cli.root),
     };
     match result {
         Ok(code) => code,
