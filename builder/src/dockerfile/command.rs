@@ -170,7 +170,7 @@ fn q(s: &str) -> String {
     if !s.is_empty()
         && !s
             .chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
+            .any(|c| c.is_whitespace() || c == '"' || c == '\'')
     {
         return s.to_string();
     }

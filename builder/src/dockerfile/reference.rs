@@ -62,8 +62,20 @@ fn domain(s: &str) -> bool {
         })
 }
 
-/// Checks `r` against Docker's reference grammar; the error says what is wrong.
+/// Checks `r` against Docker's reference grammar; the error says what is
+/// wrong (Docker's messages: a name that would be valid in lower case gets
+/// "repository name must be lowercase").
 pub fn validate(r: &str) -> Result<(), String> {
+    match check(r) {
+        Ok(()) => Ok(()),
+        Err(_) if check(&r.to_ascii_lowercase()).is_ok() => {
+            Err("invalid reference format: repository name must be lowercase".into())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn check(r: &str) -> Result<(), String> {
     let invalid = || Err("invalid reference format".to_string());
     if r.is_empty() {
         return invalid();
@@ -116,12 +128,6 @@ pub fn validate(r: &str) -> Result<(), String> {
             return invalid();
         }
         parts.remove(0);
-    }
-    if parts
-        .iter()
-        .any(|p| p.bytes().any(|b| b.is_ascii_uppercase()))
-    {
-        return Err("invalid reference format: repository name must be lowercase".into());
     }
     if parts.iter().all(|p| path_component(p)) {
         Ok(())

@@ -212,9 +212,9 @@ impl Builder<'_> {
     fn start_stage(&mut self, sink: &mut Sink, raw: &RawInstruction, f: &FromLine) {
         let index = self.stages.len();
         let meta = self.meta_vars();
-        let base_name = self
-            .expand(sink, raw, &f.base, &meta, false)
-            .unwrap_or_default();
+        let expanded = self.expand(sink, raw, &f.base, &meta, false);
+        let failed = expanded.is_none();
+        let base_name = expanded.unwrap_or_default();
         let platform = f
             .platform
             .as_ref()
@@ -229,7 +229,9 @@ impl Builder<'_> {
             .iter()
             .any(|(n, _)| n.as_deref() == Some(lower.as_str()));
         let base = if base_name.is_empty() {
-            sink.error(at, format!("base name ({}) should not be blank", f.base));
+            if !failed {
+                sink.error(at, format!("base name ({}) should not be blank", f.base));
+            }
             Base::Image(String::new())
         } else if let Some(i) = earlier {
             Base::Stage(i)
