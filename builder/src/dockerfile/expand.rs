@@ -503,18 +503,21 @@ impl<'a> Scan<'a> {
         let mut out = String::new();
         let mut i = 0;
         let mut replaced = false;
+        // With a leading `*`, a start that finds no match means no later
+        // start can (the star could have absorbed the difference): stop
+        // searching instead of rescanning the value from every position.
+        let mut hopeless = false;
         while i < chars.len() {
-            if !replaced || all {
-                // Longest match starting at i, like a shell.
-                if let Some(end) = (i + 1..=chars.len())
-                    .rev()
-                    .find(|&e| pat.matches(&chars[i..e]))
-                {
+            if (!replaced || all) && !hopeless {
+                // Longest non-empty match starting at i, like a shell.
+                if let Some(len) = pat.prefix(&chars[i..], true).filter(|&l| l > 0) {
+                    let end = i + len;
                     out.push_str(&repl);
                     i = end;
                     replaced = true;
                     continue;
                 }
+                hopeless = pat.starts_with_star();
             }
             out.push(chars[i]);
             i += 1;

@@ -1,28 +1,32 @@
 //! Shell patterns for `${v#p}`, `${v%p}` and `${v/p/r}`: `*`, `?`, `[...]`
 //! and escapes, where `*` also matches `/` (unlike `.dockerignore`).
+//!
+//! Matching simulates the pattern as an NFA over its tokens, so finding the
+//! shortest or longest matching prefix is O(len * tokens): hostile values
+//! and patterns cannot make expansion slow.
 
+/// `${v#p}` / `${v##p}`: remove the shortest/longest matching prefix.
 pub(crate) fn trim_prefix(value: &str, pat: &Pattern, greedy: bool) -> String {
     let chars: Vec<char> = value.chars().collect();
-    let mut ends: Box<dyn Iterator<Item = usize>> = if greedy {
-        Box::new((0..=chars.len()).rev())
-    } else {
-        Box::new(0..=chars.len())
-    };
-    match ends.find(|&e| pat.matches(&chars[..e])) {
+    match pat.prefix(&chars, greedy) {
         Some(e) => chars[e..].iter().collect(),
         None => value.to_string(),
     }
 }
 
+/// `${v%p}` / `${v%%p}`: remove the shortest/longest matching suffix
+/// (a prefix match of the reversed pattern on the reversed value).
 pub(crate) fn trim_suffix(value: &str, pat: &Pattern, greedy: bool) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    let mut starts: Box<dyn Iterator<Item = usize>> = if greedy {
-        Box::new(0..=chars.len())
-    } else {
-        Box::new((0..=chars.len()).rev())
+    let mut rev: Vec<char> = value.chars().collect();
+    rev.reverse();
+    let rpat = Pattern {
+        toks: pat.toks.iter().rev().cloned().collect(),
     };
-    match starts.find(|&s| pat.matches(&chars[s..])) {
-        Some(s) => chars[..s].iter().collect(),
+    match rpat.prefix(&rev, greedy) {
+        Some(n) => {
+            let keep = rev.len() - n;
+            value.chars().take(keep).collect()
+        }
         None => value.to_string(),
     }
 }
@@ -32,6 +36,7 @@ pub(crate) struct Pattern {
     toks: Vec<Tok>,
 }
 
+#[derive(Clone)]
 enum Tok {
     Lit(char),
     Any,
@@ -97,36 +102,58 @@ impl Pattern {
         Pattern { toks }
     }
 
-    /// Iterative matcher with single-star backtracking: linear in practice,
-    /// never exponential.
-    pub(crate) fn matches(&self, s: &[char]) -> bool {
-        let (mut p, mut i) = (0, 0);
-        let mut star: Option<(usize, usize)> = None;
-        while i < s.len() {
-            let ok = match self.toks.get(p) {
-                Some(Tok::Star) => {
-                    star = Some((p, i));
-                    p += 1;
-                    continue;
+    pub(crate) fn starts_with_star(&self) -> bool {
+        matches!(self.toks.first(), Some(Tok::Star))
+    }
+
+    /// Length of the longest (or shortest) prefix of `s` the pattern
+    /// matches, if any.
+    pub(crate) fn prefix(&self, s: &[char], longest: bool) -> Option<usize> {
+        let n = self.toks.len();
+        let mut cur = vec![false; n + 1];
+        cur[0] = true;
+        self.closure(&mut cur);
+        let mut best = cur[n].then_some(0);
+        if best.is_some() && !longest {
+            return best;
+        }
+        for (k, &c) in s.iter().enumerate() {
+            let mut next = vec![false; n + 1];
+            for p in (0..n).filter(|&p| cur[p]) {
+                match &self.toks[p] {
+                    Tok::Star => next[p] = true,
+                    Tok::Any => next[p + 1] = true,
+                    Tok::Lit(l) if *l == c => next[p + 1] = true,
+                    Tok::Class { negated, items } => {
+                        if items.iter().any(|&(a, b)| a <= c && c <= b) != *negated {
+                            next[p + 1] = true;
+                        }
+                    }
+                    Tok::Lit(_) => {}
                 }
-                Some(Tok::Any) => true,
-                Some(Tok::Lit(c)) => *c == s[i],
-                Some(Tok::Class { negated, items }) => {
-                    items.iter().any(|&(a, b)| a <= s[i] && s[i] <= b) != *negated
+            }
+            self.closure(&mut next);
+            if !next.iter().any(|&b| b) {
+                break;
+            }
+            if next[n] {
+                best = Some(k + 1);
+                if !longest {
+                    break;
                 }
-                None => false,
-            };
-            if ok {
-                p += 1;
-                i += 1;
-            } else if let Some((sp, si)) = star {
-                p = sp + 1;
-                i = si + 1;
-                star = Some((sp, si + 1));
-            } else {
-                return false;
+            }
+            cur = next;
+        }
+        best
+    }
+
+    /// A `*` may match nothing: being before it means being after it too.
+    /// One forward pass suffices because a star only enables a later state.
+    fn closure(&self, set: &mut [bool]) {
+        for p in 0..self.toks.len() {
+            if set[p] && matches!(self.toks[p], Tok::Star) {
+                set[p + 1] = true;
             }
         }
-        self.toks[p..].iter().all(|t| matches!(t, Tok::Star))
     }
 }

@@ -266,3 +266,41 @@ fn run_mount_options_expand() {
     assert_eq!(r.mounts[0].target.as_deref(), Some("/cache"));
     assert_eq!(r.mounts[0].id.as_deref(), Some("c-/cache"));
 }
+
+#[test]
+fn undeclared_from_arguments_warn() {
+    assert_eq!(
+        warnings("FROM alpine${TAG}\n"),
+        vec!["1:6: FROM argument 'TAG' is not declared (UndefinedArgInFrom)"]
+    );
+    assert!(warnings("ARG TAG=3\nFROM alpine:${TAG}\n").is_empty());
+}
+
+#[test]
+fn pattern_operators_edge_cases() {
+    let v: BTreeMap<String, String> = [("V", "aXbXc"), ("L", &"ab".repeat(3000)[..])]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (word, want) in [
+        ("${V#*X}", "bXc"),
+        ("${V##*X}", "c"),
+        ("${V%X*}", "aXb"),
+        ("${V%%X*}", "a"),
+        ("${V#[a-b]}", "XbXc"),
+        ("${V#[!a]}", "aXbXc"),
+        ("${V/X/-}", "a-bXc"),
+        ("${V//X/-}", "a-b-c"),
+        ("${V//?/.}", "....."),
+        ("${V/#/}", "aXbXc"),
+        ("${V#nomatch}", "aXbXc"),
+        ("${U#x}", ""),
+    ] {
+        assert_eq!(expand(word, &v, '\\').as_deref(), Ok(want), "{word}");
+    }
+    // Long values with star-heavy patterns finish (linear per position).
+    let out = expand("${L//*a*b*a*b*z/x}", &v, '\\').unwrap();
+    assert_eq!(out.len(), 6000);
+    assert_eq!(expand("${L##*b}", &v, '\\').as_deref(), Ok(""));
+    assert_eq!(expand("${L%%a*}", &v, '\\').as_deref(), Ok(""));
+}

@@ -72,6 +72,15 @@ fn comments_and_continuations() {
         ),
         // BOM at the start of the file.
         ("\u{feff}FROM a\n", &["FROM a"]),
+        // Tabs as separators; legacy ENV keeps the inner whitespace of the value.
+        (
+            "FROM\ta\nENV\tX\t\\\n\tone two \\\n\tthree\nLABEL\tm\tJane Doe <j@x> (@j)\n",
+            &[
+                "FROM a",
+                "ENV X=\"one two \tthree\"",
+                "LABEL m=\"Jane Doe <j@x> (@j)\"",
+            ],
+        ),
     ]);
 }
 

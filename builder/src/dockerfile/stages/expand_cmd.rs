@@ -9,7 +9,7 @@ use super::super::diag::Sink;
 use super::super::expand::Lexer;
 use super::super::lexer::RawInstruction;
 use super::super::validate;
-use super::{Builder, locate};
+use super::{Builder, Scope, locate};
 
 impl Builder<'_> {
     pub(super) fn expand_command(
@@ -20,7 +20,8 @@ impl Builder<'_> {
     ) -> Command {
         let vars = self.vars();
         let x = |s: &Self, sink: &mut Sink, w: &str| {
-            s.expand(sink, raw, w, &vars, true).unwrap_or_default()
+            s.expand(sink, raw, w, &vars, Scope::Stage)
+                .unwrap_or_default()
         };
         let mut c = cmd.clone();
         match &mut c {

@@ -52,6 +52,14 @@ fn platform_args(opts: &ParseOptions) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// Where a word is expanded (decides which undefined-variable warning fits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    From,
+    GlobalArg,
+    Stage,
+}
+
 struct Builder<'o> {
     opts: &'o ParseOptions,
     escape: char,
@@ -123,7 +131,7 @@ impl Builder<'_> {
         raw: &RawInstruction,
         word: &str,
         vars: &BTreeMap<String, String>,
-        in_stage: bool,
+        scope: Scope,
     ) -> Option<String> {
         let at = locate(raw, word);
         match Lexer::new(self.escape).word_tracked(word, vars) {
@@ -133,7 +141,7 @@ impl Builder<'_> {
             }
             Ok((v, missing)) => {
                 for name in missing {
-                    if in_stage
+                    if scope == Scope::Stage
                         && lookup(&self.meta, &name).is_some()
                         && !PLATFORM_ARGS.contains(&name.as_str())
                     {
@@ -143,7 +151,12 @@ impl Builder<'_> {
                                 "${name} is a global ARG (declared before the first FROM) and is empty here: add `ARG {name}` to this stage to use it"
                             ),
                         );
-                    } else if !in_stage || self.env_known {
+                    } else if scope == Scope::From {
+                        sink.warn(
+                            at,
+                            format!("FROM argument '{name}' is not declared (UndefinedArgInFrom)"),
+                        );
+                    } else if scope == Scope::Stage && self.env_known {
                         sink.warn(
                             at,
                             format!("Usage of undefined variable '${name}' (UndefinedVar)"),
@@ -212,13 +225,13 @@ impl Builder<'_> {
     fn start_stage(&mut self, sink: &mut Sink, raw: &RawInstruction, f: &FromLine) {
         let index = self.stages.len();
         let meta = self.meta_vars();
-        let expanded = self.expand(sink, raw, &f.base, &meta, false);
+        let expanded = self.expand(sink, raw, &f.base, &meta, Scope::From);
         let failed = expanded.is_none();
         let base_name = expanded.unwrap_or_default();
         let platform = f
             .platform
             .as_ref()
-            .and_then(|p| self.expand(sink, raw, p, &meta, false));
+            .and_then(|p| self.expand(sink, raw, p, &meta, Scope::From));
         let at = locate(raw, &f.base);
         let lower = base_name.to_ascii_lowercase();
         let earlier = self.names[..index]
@@ -309,10 +322,19 @@ impl Builder<'_> {
             } else {
                 self.vars()
             };
-            let default = d
-                .default
-                .as_ref()
-                .and_then(|v| self.expand(sink, raw, v, &vars, !global));
+            let default = d.default.as_ref().and_then(|v| {
+                self.expand(
+                    sink,
+                    raw,
+                    v,
+                    &vars,
+                    if global {
+                        Scope::GlobalArg
+                    } else {
+                        Scope::Stage
+                    },
+                )
+            });
             let value = match self.opts.build_args.get(&d.name) {
                 Some(b) => Some(b.clone()),
                 None if default.is_some() => default.clone(),

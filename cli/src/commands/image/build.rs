@@ -37,6 +37,9 @@ pub struct BuildArgs {
     /// Write the image id to this file.
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// Suppress the build output and print the image id on success.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Target platform (`os/arch[/variant]`; default: this machine's).
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
