@@ -170,3 +170,35 @@ fn build_without_check_is_not_implemented_yet() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("Error: unable to prepare context"));
 }
+
+#[test]
+fn dockerfile_from_stdin_and_missing_file() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(common::bin("strata"))
+        .args(["image", "build", "--check", "-f", "-", "."])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"FROM a\nMAINTAINER me\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("-:2:1: warning: MAINTAINER is deprecated"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = strata(&["image", "build", "--check", "."], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("Error: reading Dockerfile ./Dockerfile")
+    );
+}
