@@ -7,6 +7,7 @@ use super::diag::Sink;
 use super::flags::{FlagSet, Kind, parse_flags};
 use super::instruction_args::{from, healthcheck, onbuild, run, transfer};
 use super::lexer::Heredoc;
+use super::lint;
 use super::text::Text;
 use super::words::{
     Json, Word, extract_flags, parse_json, parse_words, split_command, whitespace_words,
@@ -231,6 +232,9 @@ pub(crate) fn parse_text(
         kw: kw.s.to_ascii_uppercase(),
         kw_src: kw.src(0),
     };
+    if KEYWORDS.contains(&cx.kw.as_str()) {
+        lint::keyword_casing(cx.sink, &kw.s, cx.kw_src);
+    }
     let no_flags = |cx: &mut Cx| cx.flags(&flag_words, &[]);
     let cmd = match cx.kw.as_str() {
         "FROM" => return from(&mut cx, &flag_words, &rest),
@@ -283,6 +287,12 @@ pub(crate) fn parse_text(
             let flags = no_flags(&mut cx);
             let kvs = cx.key_values(&rest)?;
             flags?;
+            if cx.kw == "ENV" {
+                for kv in &kvs {
+                    let at = rest.s.find(&kv.key).map_or(cx.kw_src, |i| rest.src(i));
+                    lint::secret_name(cx.sink, "ENV", &kv.key, at);
+                }
+            }
             if cx.kw == "ENV" {
                 Command::Env(kvs)
             } else {
@@ -340,6 +350,8 @@ pub(crate) fn parse_text(
             }
             let mut decls = Vec::new();
             for w in words {
+                let name = w.text.split_once('=').map_or(w.text.as_str(), |(k, _)| k);
+                lint::secret_name(cx.sink, "ARG", name, w.src);
                 match w.text.split_once('=') {
                     Some(("", _)) => return cx.err(w.src, "ARG names can not be blank"),
                     Some((k, v)) => decls.push(ArgDecl {

@@ -9,6 +9,7 @@ use super::command::{
 use super::flags::{FlagSet, Kind, parse_go_duration};
 use super::instruction::{Cx, FromLine, Parsed, parse_text};
 use super::lexer::{Heredoc, parse_heredoc_word};
+use super::lint;
 use super::mount::parse_mount;
 use super::text::Text;
 use super::words::{Word, split_command, whitespace_words};
@@ -197,6 +198,7 @@ pub(crate) fn from(cx: &mut Cx, flag_words: &[Word], rest: &Text) -> Option<Pars
         [_] => None,
         [_, as_kw, name] if as_kw.text.eq_ignore_ascii_case("as") => {
             let lower = name.text.to_ascii_lowercase();
+            lint::stage_name_casing(cx.sink, &name.text, name.src);
             let valid = lower.starts_with(|c: char| c.is_ascii_lowercase())
                 && lower
                     .chars()

@@ -38,6 +38,7 @@ pub mod ignore;
 mod instruction;
 mod instruction_args;
 mod lexer;
+mod lint;
 mod mount;
 pub mod reference;
 mod shellpattern;

@@ -280,3 +280,71 @@ fn columns_count_characters_not_bytes() {
         vec!["2:11: Syntax error - can't find = in \"ü\". Must be of the form: name=value"]
     );
 }
+
+#[test]
+fn build_check_warnings() {
+    use super::common::warnings;
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "FROM a\nCopy x y\n",
+            &[
+                "2:1: Command 'Copy' should be consistently cased: use COPY (ConsistentInstructionCasing)",
+            ],
+        ),
+        (
+            "FROM a AS Build\n",
+            &["1:11: Stage name 'Build' should be lowercase (StageNameCasing)"],
+        ),
+        (
+            "FROM a as b\n",
+            &["1:8: 'as' and 'FROM' keywords' casing do not match (FromAsCasing)"],
+        ),
+        (
+            "FROM a\nARG GITHUB_TOKEN\n",
+            &[
+                "2:5: Do not use ARG or ENV instructions for sensitive data (ARG \"GITHUB_TOKEN\"): use RUN --mount=type=secret (SecretsUsedInArgOrEnv)",
+            ],
+        ),
+        (
+            "FROM a\nENV DB_PASSWORD=x\n",
+            &[
+                "2:5: Do not use ARG or ENV instructions for sensitive data (ENV \"DB_PASSWORD\"): use RUN --mount=type=secret (SecretsUsedInArgOrEnv)",
+            ],
+        ),
+        ("FROM a\nENV MONKEY=1\n", &[]),
+        (
+            "FROM --platform=$TARGETPLATFORM a\n",
+            &[
+                "1:6: Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior (RedundantTargetPlatform)",
+            ],
+        ),
+        (
+            "FROM --platform=linux/amd64 a\n",
+            &[
+                "1:6: FROM --platform flag should not use a constant value \"linux/amd64\" (FromPlatformFlagConstDisallowed)",
+            ],
+        ),
+        (
+            "FROM a\nWORKDIR src\n",
+            &[
+                "2:9: Relative workdir \"src\" can have unexpected results if the base image changes (WorkdirRelativePath)",
+            ],
+        ),
+        ("FROM a AS b\nWORKDIR /app\nFROM b\nWORKDIR src\n", &[]),
+        (
+            "FROM a\nCMD x\nCMD y\n",
+            &[
+                "2:5: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (JSONArgsRecommended)",
+                "3:1: Multiple CMD instructions should not be used in the same stage because only the last one will be used (MultipleInstructionsDisallowed)",
+                "3:5: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (JSONArgsRecommended)",
+            ],
+        ),
+        (
+            "FROM a AS scratch\n",
+            &["1:11: \"scratch\" is a reserved stage name (ReservedStageName)"],
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(warnings(src), *want, "for Dockerfile:\n{src}");
+    }
+}

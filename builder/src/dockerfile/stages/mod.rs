@@ -17,6 +17,7 @@ use super::diag::{Diagnostics, Sink};
 use super::expand::Lexer;
 use super::instruction::{FromLine, Parsed, parse_text};
 use super::lexer::{RawInstruction, lex};
+use super::lint;
 mod expand_cmd;
 
 use super::{
@@ -78,6 +79,9 @@ struct Builder<'o> {
     /// Whether the base environment of the current stage is fully known.
     env_known: bool,
     seen_once: Vec<BTreeSet<&'static str>>,
+    /// Whether the current stage has set an absolute WORKDIR (or inherits
+    /// one from a parent stage).
+    abs_workdir: Vec<bool>,
     missing_stage_reported: bool,
 }
 
@@ -232,6 +236,9 @@ impl Builder<'_> {
             .platform
             .as_ref()
             .and_then(|p| self.expand(sink, raw, p, &meta, Scope::From));
+        if let Some(p) = &f.platform {
+            lint::from_platform(sink, p, locate(raw, "--platform"));
+        }
         let at = locate(raw, &f.base);
         let lower = base_name.to_ascii_lowercase();
         let earlier = self.names[..index]
@@ -288,6 +295,11 @@ impl Builder<'_> {
         self.deps.push(deps);
         self.declared.push(BTreeSet::new());
         self.seen_once.push(BTreeSet::new());
+        let inherited = match base {
+            Base::Stage(i) => self.abs_workdir.get(i).copied().unwrap_or(false),
+            _ => false,
+        };
+        self.abs_workdir.push(inherited);
         self.args.clear();
         self.env_known = known;
         self.stages.push(Stage {
@@ -411,6 +423,17 @@ impl Builder<'_> {
                         .push(f.and_then(|f| self.resolve_from(sink, f, locate(raw, "from="))));
                 }
             }
+            Command::Workdir(path) => {
+                let windows_abs = path.get(1..3).is_some_and(|s| s.starts_with(':'));
+                let absolute = path.starts_with('/') || path.starts_with('\\') || windows_abs;
+                if let Some(abs) = self.abs_workdir.last_mut() {
+                    if absolute {
+                        *abs = true;
+                    } else if !*abs {
+                        lint::relative_workdir(sink, path, locate(raw, path));
+                    }
+                }
+            }
             Command::Env(kvs) => {
                 if let Some(st) = self.stages.last_mut() {
                     for kv in kvs {
@@ -500,6 +523,7 @@ pub(crate) fn build(text: &str, opts: &ParseOptions) -> Result<Dockerfile, Diagn
         deps: Vec::new(),
         env_known: false,
         seen_once: Vec::new(),
+        abs_workdir: Vec::new(),
         missing_stage_reported: false,
     };
     for (raw, p) in parsed {
