@@ -2,7 +2,7 @@
 //! (<https://docs.docker.com/reference/build-checks/>); the rule name ends
 //! each message so users can look it up.
 
-use super::diag::Sink;
+use super::diag::{Diagnostic, Severity, Sink};
 
 /// ConsistentInstructionCasing: `Copy` is neither upper nor lower case.
 pub(crate) fn keyword_casing(sink: &mut Sink, kw: &str, at: usize) {
@@ -72,4 +72,34 @@ pub(crate) fn relative_workdir(sink: &mut Sink, path: &str, at: usize) {
         at,
         format!("Relative workdir \"{path}\" can have unexpected results if the base image changes (WorkdirRelativePath)"),
     );
+}
+
+/// The rule name a check warning ends with: `... (RuleName)`.
+fn rule(message: &str) -> Option<&str> {
+    let inner = message.strip_suffix(')')?.rsplit_once('(')?.1;
+    (!inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric())).then_some(inner)
+}
+
+/// `# check=skip=<rules>|all;error=true` (BuildKit's check directive): drop
+/// skipped rules, and with `error=true` make the remaining check warnings
+/// errors.
+pub(crate) fn apply_check_directive(value: &str, diags: &mut Vec<Diagnostic>) {
+    let mut skip: Vec<&str> = Vec::new();
+    let mut error = false;
+    for part in value.split(';') {
+        match part.trim().split_once('=') {
+            Some(("skip", v)) => skip.extend(v.split(',').map(str::trim)),
+            Some(("error", v)) => error = v.trim().eq_ignore_ascii_case("true"),
+            _ => {}
+        }
+    }
+    diags.retain(|d| {
+        d.severity == Severity::Error
+            || rule(&d.message).is_none_or(|r| !skip.contains(&r) && !skip.contains(&"all"))
+    });
+    if error {
+        for d in diags.iter_mut().filter(|d| rule(&d.message).is_some()) {
+            d.severity = Severity::Error;
+        }
+    }
 }

@@ -348,3 +348,22 @@ fn build_check_warnings() {
         assert_eq!(warnings(src), *want, "for Dockerfile:\n{src}");
     }
 }
+
+#[test]
+fn check_directive_skips_rules_and_turns_warnings_into_errors() {
+    use super::common::warnings;
+    let src = "FROM a\nCMD x\nENV A b\n";
+    assert_eq!(warnings(src).len(), 2);
+    let skipped = format!("# check=skip=JSONArgsRecommended\n{src}");
+    let w = warnings(&skipped);
+    assert_eq!(w.len(), 1);
+    assert!(w[0].ends_with("(LegacyKeyValueFormat)"), "{w:?}");
+    assert!(warnings(&format!("# check=skip=all\n{src}")).is_empty());
+    let strict = format!("# check=skip=LegacyKeyValueFormat;error=true\n{src}");
+    assert_eq!(
+        errors(&strict),
+        vec![
+            "3:5: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (JSONArgsRecommended)"
+        ]
+    );
+}

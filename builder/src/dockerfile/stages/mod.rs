@@ -566,6 +566,9 @@ pub(crate) fn build(text: &str, opts: &ParseOptions) -> Result<Dockerfile, Diagn
         }
     }
     let mut diags = Diagnostics(sink.diags);
+    if let Some(check) = &directives.check {
+        lint::apply_check_directive(check, &mut diags.0);
+    }
     diags.sort();
     if diags.has_errors() {
         return Err(diags);

@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# check=skip=JSONArgsRecommended;error=true
+# check=skip=JSONArgsRecommended,RedundantTargetPlatform;error=true
 ARG BUILDKIT_SBOM_SCAN_CONTEXT=true
 FROM --platform=${BUILDPLATFORM} alpine AS xx
 ARG TARGETPLATFORM
