@@ -91,6 +91,10 @@ pub struct ParseOptions {
     /// Environment of base images, by the image reference as written after
     /// expansion; used to expand instructions of stages built on them.
     pub base_env: BTreeMap<String, Vec<(String, String)>>,
+    /// ONBUILD triggers of base images (their config's `OnBuild`), by the
+    /// image reference as written after expansion. Docker runs them right
+    /// after the FROM that uses the image; the parser inserts them there.
+    pub base_onbuild: BTreeMap<String, Vec<String>>,
 }
 
 /// `linux/amd64`-style name of the machine this runs on.
@@ -115,6 +119,7 @@ impl Default for ParseOptions {
             target_platform: host_platform(),
             build_platform: host_platform(),
             base_env: BTreeMap::new(),
+            base_onbuild: BTreeMap::new(),
         }
     }
 }
@@ -167,6 +172,9 @@ pub struct Instruction {
     pub mount_from: Vec<Option<FromRef>>,
     /// Comment lines right above the instruction, without `#`.
     pub comments: Vec<String>,
+    /// Inserted from an ONBUILD trigger of the base image
+    /// ([`ParseOptions::base_onbuild`]); `lines` are then the FROM's.
+    pub onbuild: bool,
 }
 
 /// A build stage: a FROM line and the instructions up to the next one.

@@ -84,3 +84,32 @@ fn from_with_variables_and_self_named_stage() {
     let df = ok("ARG BASE=build\nFROM alpine AS build\nFROM ${BASE}\n");
     assert_eq!(df.stages[1].base, Base::Stage(0));
 }
+
+#[test]
+fn onbuild_triggers_of_the_base_image_run_after_from() {
+    let mut opts = ParseOptions::default();
+    opts.base_onbuild.insert(
+        "node:onbuild".into(),
+        vec!["ARG NODE_ENV=production".into(), "COPY . /app".into(), "RUN npm i $NODE_ENV".into()],
+    );
+    opts.base_onbuild.insert("bad:onbuild".into(), vec!["COPY onlyone".into()]);
+    let df = ok_with("FROM node:onbuild\nRUN echo $NODE_ENV\n", &opts);
+    let got: Vec<(String, bool, usize)> = df.stages[0]
+        .instructions
+        .iter()
+        .map(|i| (i.expanded.clone(), i.onbuild, i.lines.start))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ARG NODE_ENV=production".to_string(), true, 1),
+            ("COPY . /app".to_string(), true, 1),
+            ("RUN npm i $NODE_ENV".to_string(), true, 1),
+            ("RUN echo $NODE_ENV".to_string(), false, 2),
+        ]
+    );
+    assert_eq!(
+        errors_with("ARG X\nFROM bad:onbuild\n", &opts),
+        vec!["2:1: ONBUILD \"COPY onlyone\" of bad:onbuild: COPY requires at least two arguments, but only one was provided. Destination could not be determined"]
+    );
+}

@@ -319,6 +319,48 @@ impl Builder<'_> {
         });
     }
 
+    /// Runs the base image's ONBUILD triggers as the first instructions of
+    /// the new stage. Problems in a trigger are reported at the FROM line.
+    fn onbuild_triggers(&mut self, sink: &mut Sink, from: &RawInstruction) {
+        let Some(Base::Image(image)) = self.stages.last().map(|s| s.base.clone()) else {
+            return;
+        };
+        let Some(triggers) = self.opts.base_onbuild.get(&image) else {
+            return;
+        };
+        let at = from.text.src(0);
+        for trigger in triggers {
+            let mut sub = Sink::new(&sink.file, trigger);
+            let (_, raws) = lex(&mut sub, trigger);
+            for raw in &raws {
+                let before = self.stages.last().map_or(0, |s| s.instructions.len());
+                match parse_text(&mut sub, &raw.text, &raw.heredocs, '\\') {
+                    Some(Parsed::Command(c)) => self.command(&mut sub, raw, c),
+                    Some(Parsed::From(_)) => {
+                        sub.error(raw.text.src(0), "FROM isn't allowed as an ONBUILD trigger")
+                    }
+                    None => {}
+                }
+                if let Some(st) = self.stages.last_mut() {
+                    for inst in st.instructions.iter_mut().skip(before) {
+                        inst.onbuild = true;
+                        inst.lines = LineRange {
+                            start: from.start_line,
+                            end: from.end_line,
+                        };
+                    }
+                }
+            }
+            for d in sub.diags {
+                sink.at(
+                    d.severity,
+                    at,
+                    format!("ONBUILD {trigger:?} of {image}: {}", d.message),
+                );
+            }
+        }
+    }
+
     /// Declares ARGs (global or in the current stage); returns the expanded decls.
     fn declare_args(
         &mut self,
@@ -475,6 +517,7 @@ impl Builder<'_> {
             copy_from: None,
             mount_from: Vec::new(),
             comments: raw.comments.clone(),
+            onbuild: false,
         }
     }
 }
@@ -528,7 +571,10 @@ pub(crate) fn build(text: &str, opts: &ParseOptions) -> Result<Dockerfile, Diagn
     };
     for (raw, p) in parsed {
         match p {
-            Parsed::From(f) => b.start_stage(&mut sink, raw, &f),
+            Parsed::From(f) => {
+                b.start_stage(&mut sink, raw, &f);
+                b.onbuild_triggers(&mut sink, raw);
+            }
             Parsed::Command(c) => b.command(&mut sink, raw, c),
         }
     }
