@@ -90,9 +90,14 @@ fn onbuild_triggers_of_the_base_image_run_after_from() {
     let mut opts = ParseOptions::default();
     opts.base_onbuild.insert(
         "node:onbuild".into(),
-        vec!["ARG NODE_ENV=production".into(), "COPY . /app".into(), "RUN npm i $NODE_ENV".into()],
+        vec![
+            "ARG NODE_ENV=production".into(),
+            "COPY . /app".into(),
+            "RUN npm i $NODE_ENV".into(),
+        ],
     );
-    opts.base_onbuild.insert("bad:onbuild".into(), vec!["COPY onlyone".into()]);
+    opts.base_onbuild
+        .insert("bad:onbuild".into(), vec!["COPY onlyone".into()]);
     let df = ok_with("FROM node:onbuild\nRUN echo $NODE_ENV\n", &opts);
     let got: Vec<(String, bool, usize)> = df.stages[0]
         .instructions
@@ -110,6 +115,8 @@ fn onbuild_triggers_of_the_base_image_run_after_from() {
     );
     assert_eq!(
         errors_with("ARG X\nFROM bad:onbuild\n", &opts),
-        vec!["2:1: ONBUILD \"COPY onlyone\" of bad:onbuild: COPY requires at least two arguments, but only one was provided. Destination could not be determined"]
+        vec![
+            "2:1: ONBUILD \"COPY onlyone\" of bad:onbuild: COPY requires at least two arguments, but only one was provided. Destination could not be determined"
+        ]
     );
 }
