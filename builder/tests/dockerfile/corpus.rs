@@ -5,14 +5,88 @@ use std::path::Path;
 
 use builder::dockerfile::{ParseOptions, parse_file};
 
-#[test]
-fn every_corpus_dockerfile_parses() {
+fn corpus_files() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dockerfile/corpus");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
+    files
+}
+
+/// One line per stage and instruction: line range, then the expanded form
+/// (heredoc bodies appended), so any change in how the corpus parses shows
+/// up as a diff of `tests/dockerfile/golden/*.txt`.
+fn golden_text(df: &builder::dockerfile::Dockerfile) -> String {
+    use builder::dockerfile::Command;
+    let mut out = String::new();
+    for i in &df.meta_args {
+        out.push_str(&format!(
+            "{}-{} {}\n",
+            i.lines.start, i.lines.end, i.expanded
+        ));
+    }
+    for st in &df.stages {
+        let name = st
+            .name
+            .as_deref()
+            .map(|n| format!(" AS {n}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{}-{} FROM {}{name} ({:?})\n",
+            st.lines.start, st.lines.end, st.base_name, st.base
+        ));
+        for i in &st.instructions {
+            out.push_str(&format!(
+                "  {}-{} {}\n",
+                i.lines.start, i.lines.end, i.expanded
+            ));
+            let docs = match &i.command {
+                Command::Run(r) => &r.heredocs,
+                Command::Copy(t) | Command::Add(t) => &t.heredocs,
+                _ => continue,
+            };
+            for h in docs {
+                out.push_str(&format!(
+                    "    <<{} expand={} {:?}\n",
+                    h.name, h.expand, h.content
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Compares every corpus file with its golden rendering; run with
+/// `STRATA_UPDATE_GOLDEN=1` to rewrite them (then review the diff).
+#[test]
+fn corpus_matches_golden_files() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dockerfile/golden");
+    let update = std::env::var_os("STRATA_UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for f in corpus_files() {
+        let df = parse_file(&f, &ParseOptions::default()).unwrap();
+        let got = golden_text(&df);
+        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let path = golden.join(format!("{stem}.txt"));
+        if update {
+            std::fs::create_dir_all(&golden).unwrap();
+            std::fs::write(&path, &got).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(got.as_str()) {
+            mismatches.push(format!("{}:\n{got}", path.display()));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "golden mismatch (STRATA_UPDATE_GOLDEN=1 rewrites):\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn every_corpus_dockerfile_parses() {
+    let files = corpus_files();
     assert!(files.len() >= 50, "the corpus has {} files", files.len());
     let mut failures = Vec::new();
     let mut instructions = 0;
