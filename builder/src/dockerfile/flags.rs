@@ -151,3 +151,30 @@ pub(crate) fn parse_go_duration(s: &str) -> Result<i128, String> {
     let n = total as i128;
     Ok(if neg { -n } else { n })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_go_duration;
+
+    #[test]
+    fn go_durations() {
+        let ok = [
+            ("0", 0),
+            ("1s", 1_000_000_000),
+            ("1.5h", 5_400_000_000_000),
+            ("1m30s", 90_000_000_000),
+            ("300ms", 300_000_000),
+            ("2us", 2_000),
+            ("2µs", 2_000),
+            ("7ns", 7),
+            ("-1s", -1_000_000_000),
+            ("+.5s", 500_000_000),
+        ];
+        for (s, ns) in ok {
+            assert_eq!(parse_go_duration(s), Ok(ns), "{s}");
+        }
+        for s in ["", "s", "1", "1x", "1.2.3s", "1h-5m", "-", "1e3s"] {
+            assert!(parse_go_duration(s).is_err(), "{s}");
+        }
+    }
+}

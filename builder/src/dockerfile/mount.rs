@@ -324,3 +324,32 @@ pub(crate) fn parse_mount(
     }
     Ok(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{csv_fields, parse_size};
+
+    fn fields(s: &str) -> Vec<String> {
+        csv_fields(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn csv_like_go() {
+        assert_eq!(fields("a=1,b=2"), vec!["a=1", "b=2"]);
+        assert_eq!(fields("\"target=/a,b\",ro"), vec!["target=/a,b", "ro"]);
+        assert_eq!(fields("\"say \"\"hi\"\"\""), vec!["say \"hi\""]);
+        assert_eq!(fields(""), vec![""]);
+        assert!(csv_fields("a\"b").is_err());
+        assert!(csv_fields("\"open").is_err());
+    }
+
+    #[test]
+    fn ram_sizes() {
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("64m"), Some(64 << 20));
+        assert_eq!(parse_size("1GiB"), Some(1 << 30));
+        assert_eq!(parse_size("1.5k"), Some(1536));
+        assert_eq!(parse_size("12q"), None);
+        assert_eq!(parse_size("m"), None);
+    }
+}

@@ -218,3 +218,40 @@ pub(crate) fn parse_json(rest: &str) -> Json {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Text, extract_flags, parse_words};
+
+    fn text(s: &str) -> Text {
+        let mut t = Text::new(0);
+        t.push(s, 0);
+        t
+    }
+
+    #[test]
+    fn flags_like_buildkit() {
+        let (flags, rest) = extract_flags(&text("--a=1 --b=\"x y\" --c='q' --d=a\\ b  rest --e"));
+        let got: Vec<(&str, usize)> = flags.iter().map(|w| (w.text.as_str(), w.src)).collect();
+        assert_eq!(
+            got,
+            vec![("--a=1", 0), ("--b=x y", 6), ("--c=q", 16), ("--d=a b", 24)]
+        );
+        assert_eq!(rest.s, "rest --e");
+        let (flags, rest) = extract_flags(&text("--x -- --y z"));
+        assert_eq!(flags.len(), 1);
+        assert_eq!(rest.s, "--y z");
+        let (flags, rest) = extract_flags(&text("-x"));
+        assert!(flags.is_empty());
+        assert_eq!(rest.s, "-x");
+    }
+
+    #[test]
+    fn words_keep_quotes_and_escapes() {
+        let w: Vec<String> = parse_words(&text("a=\"x y\" b='p q' c=d\\ e \"\" f"), '\\')
+            .into_iter()
+            .map(|w| w.text)
+            .collect();
+        assert_eq!(w, vec!["a=\"x y\"", "b='p q'", "c=d\\ e", "\"\"", "f"]);
+    }
+}
