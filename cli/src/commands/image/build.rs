@@ -88,6 +88,12 @@ pub fn run(args: BuildArgs, _root: &Path) -> anyhow::Result<i32> {
         );
     }
     let path = dockerfile_path(&args);
+    // `./Dockerfile` reads better as `Dockerfile` in messages.
+    let shown = path
+        .strip_prefix(".")
+        .unwrap_or(&path)
+        .display()
+        .to_string();
     let (name, text) = if path.as_os_str() == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -95,12 +101,8 @@ pub fn run(args: BuildArgs, _root: &Path) -> anyhow::Result<i32> {
             .context("reading the Dockerfile from stdin")?;
         ("-".to_string(), s)
     } else {
-        let bytes = std::fs::read(&path)
-            .with_context(|| format!("reading Dockerfile {}", path.display()))?;
-        (
-            path.display().to_string(),
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )
+        let bytes = std::fs::read(&path).with_context(|| format!("reading Dockerfile {shown}"))?;
+        (shown, String::from_utf8_lossy(&bytes).into_owned())
     };
     let opts = ParseOptions {
         file_name: name,
