@@ -190,7 +190,8 @@ fn arg_scoping() {
         "build arg beats ARG V=3"
     );
     assert_eq!(df.unused_build_args, vec!["UNUSED".to_string()]);
-    // Predefined proxy args are in scope without ARG.
+    // Predefined proxy args are in RUN's scope without ARG, but are not
+    // expanded in instructions unless declared (BuildKit).
     assert!(
         df.stages[0].instructions[0]
             .args
@@ -303,4 +304,25 @@ fn pattern_operators_edge_cases() {
     assert_eq!(out.len(), 6000);
     assert_eq!(expand("${L##*b}", &v, '\\').as_deref(), Ok(""));
     assert_eq!(expand("${L%%a*}", &v, '\\').as_deref(), Ok(""));
+}
+
+#[test]
+fn proxy_args_expand_only_when_declared() {
+    let mut opts = ParseOptions::default();
+    opts.build_args
+        .insert("http_proxy".into(), "http://p:3128".into());
+    let df = ok_with(
+        "FROM scratch\nWORKDIR /a${http_proxy:+x}\nARG http_proxy\nWORKDIR /b${http_proxy:+x}\n",
+        &opts,
+    );
+    let got: Vec<&str> = df.stages[0]
+        .instructions
+        .iter()
+        .map(|i| i.expanded.as_str())
+        .collect();
+    assert_eq!(got, vec!["WORKDIR /a", "ARG http_proxy", "WORKDIR /bx"]);
+    assert_eq!(
+        df.stages[0].instructions[0].args,
+        vec![("http_proxy".to_string(), "http://p:3128".to_string())]
+    );
 }

@@ -94,9 +94,15 @@ fn lookup<'a>(
 }
 
 impl Builder<'_> {
-    /// Variables visible to a stage instruction: proxies, ARGs, then ENV.
+    /// Variables visible to a stage instruction: declared ARGs, then ENV.
+    /// Undeclared proxy args are not among them: BuildKit passes those to
+    /// RUN's environment only (they are in [`Instruction::args`]).
     fn vars(&self) -> BTreeMap<String, String> {
-        let mut m: BTreeMap<String, String> = self.in_scope_args().into_iter().collect();
+        let mut m: BTreeMap<String, String> = self
+            .args
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect();
         if let Some(st) = self.stages.last() {
             m.extend(st.env.iter().cloned());
         }
