@@ -4,11 +4,11 @@
 //!
 //! Two stages, like BuildKit (`frontend/dockerfile/parser`, then
 //! `instructions/parse.go`):
-//! 1. [`lexer`]: parser directives, comments, continuations, heredocs ->
+//! 1. `lexer`: parser directives, comments, continuations, heredocs ->
 //!    logical lines that remember the source position of every byte;
-//! 2. [`instruction`]: each logical line -> a typed [`Command`];
+//! 2. `instruction`: each logical line -> a typed [`Command`];
 //!
-//! then [`stages`] groups them into [`Stage`]s, applies ARG/ENV scoping and
+//! then `stages` groups them into [`Stage`]s, applies ARG/ENV scoping and
 //! variable expansion ([`expand`]), resolves `--from` and FROM references
 //! between stages and computes which stages a `--target` needs.
 //!
@@ -28,7 +28,15 @@
 //! - [`expand::expand`] expands one word, e.g. with the base image's
 //!   environment, which the parser cannot know unless given in
 //!   [`ParseOptions::base_env`].
-//! - [`ignore::Matcher`] applies `.dockerignore` rules.
+//! - [`ParseOptions::base_onbuild`]: the base images' ONBUILD triggers,
+//!   inserted after their FROM (flagged [`Instruction::onbuild`]). A typical
+//!   executor parses once, resolves the base images, then parses again with
+//!   `base_env` and `base_onbuild` filled in.
+//! - [`Instruction::copy_from`] / [`Instruction::mount_from`]: `--from`
+//!   resolved to an earlier stage or an image.
+//! - [`ignore::Matcher`] applies `.dockerignore` rules
+//!   ([`ignore::Matcher::load`] picks `<Dockerfile>.dockerignore` or
+//!   `<context>/.dockerignore`).
 
 pub mod command;
 mod diag;
