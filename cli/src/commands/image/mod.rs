@@ -5,6 +5,7 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 
 mod bootstrap;
+mod build;
 mod export;
 mod history;
 mod import;
@@ -31,6 +32,8 @@ pub struct ImageArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile (`--check` only validates it).
+    Build(Box<build::BuildArgs>),
     /// Create a Debian base image with debootstrap (no registry needed).
     Bootstrap(bootstrap::Args),
     /// Show the history of an image.
@@ -69,6 +72,7 @@ pub enum ImageCommand {
 pub fn run(root: &Path, args: ImageArgs) -> anyhow::Result<i32> {
     match args.command {
         ImageCommand::Bootstrap(a) => bootstrap::run(root, a),
+        ImageCommand::Build(a) => build::run(*a, root),
         ImageCommand::History(a) => history::run(root, a),
         ImageCommand::Import(a) => import::run(root, a),
         ImageCommand::Inspect(a) => inspect::run(root, a),

@@ -1,0 +1,6 @@
+from alpine as builder
+run echo lower
+Copy . /src
+workdir /src
+FROM builder
+cmd ["sh"]

@@ -1,0 +1,153 @@
+//! `strata image build`: Docker's `docker build` flags. For now only
+//! `--check` (parse and validate the Dockerfile without running anything);
+//! building needs the executor, which does not exist yet.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use builder::dockerfile::{self, ParseOptions, ignore};
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Build context directory.
+    pub context: PathBuf,
+    /// Dockerfile to use (default: CONTEXT/Dockerfile; `-` reads stdin).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Name and optionally a tag (`name:tag`) for the image; repeatable.
+    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+    /// Set a build-time variable (`NAME=VALUE`, or `NAME` to take it from the environment).
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// Build the stage with this name (default: the last stage).
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Do not use the build cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Set metadata on the image (`KEY=VALUE`); repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Progress output: auto, plain, tty or quiet.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "tty", "quiet"])]
+    pub progress: String,
+    /// Write the image id to this file.
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Suppress the build output and print the image id on success.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Target platform (`os/arch[/variant]`; default: this machine's).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Only parse and validate the Dockerfile: print every error and warning
+    /// as FILE:LINE:COL and exit 1 if there are errors.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `--build-arg` values: `NAME=VALUE`, or `NAME` taken from the environment
+/// (skipped when unset, like Docker).
+fn build_args(raw: &[String]) -> BTreeMap<String, String> {
+    raw.iter()
+        .filter_map(|a| match a.split_once('=') {
+            Some((k, v)) => Some((k.to_string(), v.to_string())),
+            None => std::env::var(a).ok().map(|v| (a.clone(), v)),
+        })
+        .collect()
+}
+
+/// The Dockerfile to read: `-f` (relative to the current directory, as in
+/// Docker), else `CONTEXT/Dockerfile`, else `CONTEXT/dockerfile`.
+fn dockerfile_path(args: &BuildArgs) -> PathBuf {
+    if let Some(f) = &args.file {
+        return f.clone();
+    }
+    let upper = args.context.join("Dockerfile");
+    let lower = args.context.join("dockerfile");
+    if !upper.exists() && lower.exists() {
+        lower
+    } else {
+        upper
+    }
+}
+
+pub fn run(args: BuildArgs, _root: &Path) -> anyhow::Result<i32> {
+    if !args.check {
+        bail!(
+            "building images is not implemented yet; `strata image build --check` validates a Dockerfile"
+        );
+    }
+    if !args.context.is_dir() {
+        bail!(
+            "unable to prepare context: path {:?} not found or not a directory",
+            args.context.display().to_string()
+        );
+    }
+    let path = dockerfile_path(&args);
+    // `./Dockerfile` reads better as `Dockerfile` in messages.
+    let shown = path
+        .strip_prefix(".")
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    let (name, text) = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the Dockerfile from stdin")?;
+        ("-".to_string(), s)
+    } else {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading Dockerfile {shown}"))?;
+        (shown, String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let opts = ParseOptions {
+        file_name: name,
+        build_args: build_args(&args.build_args),
+        target: args.target.clone(),
+        target_platform: args
+            .platform
+            .clone()
+            .unwrap_or_else(dockerfile::host_platform),
+        ..ParseOptions::default()
+    };
+    let diags = match dockerfile::parse(&text, &opts) {
+        Ok(df) => df.warnings,
+        Err(d) => d.0,
+    };
+    let mut errors = diags
+        .iter()
+        .filter(|d| d.severity == dockerfile::Severity::Error)
+        .count();
+    let warnings = diags.len() - errors;
+    for d in &diags {
+        println!("{d}");
+    }
+    let dockerfile = (path.as_os_str() != "-").then_some(path.as_path());
+    match ignore::Matcher::load(&args.context, dockerfile) {
+        Ok(_) => {}
+        Err(ignore::LoadError::Pattern { path, source }) => {
+            errors += 1;
+            println!(
+                "{}:{}:1: error: {}",
+                path.display(),
+                source.line,
+                source.message
+            );
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if errors > 0 {
+        println!("Check failed: {errors} error(s), {warnings} warning(s)");
+        return Ok(1);
+    }
+    if warnings > 0 {
+        println!("Check complete, {warnings} warning(s) found");
+    } else {
+        println!("Check complete, no warnings found.");
+    }
+    Ok(0)
+}
