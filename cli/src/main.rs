@@ -5,6 +5,14 @@ mod commands;
 use clap::Parser;
 
 fn main() {
+    // The container init (`strata __init`, see builder::runtime) runs before
+    // anything else: no argument parsing, no logger, no threads.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == builder::runtime::INIT_ARG)
+    {
+        std::process::exit(builder::runtime::init_main());
+    }
     let cli = commands::Cli::parse();
     let code = commands::run(cli);
     std::process::exit(code);
