@@ -6,7 +6,7 @@ mod common;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use builder::runtime::{container_processes, tty};
+use builder::runtime::{container_processes, log, tty};
 use common::runtime::TestContainer;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
@@ -85,8 +85,9 @@ fn interactive_shell_through_a_pty() {
     let user = nix::pty::openpty(Some(&winsize), None).expect("user terminal");
     let (user_master, user_slave) = (user.master, user.slave);
     let user_slave_handle = user_slave.try_clone().expect("dup");
+    let log = c.dir.path().join("tty.log");
     let relay = std::thread::spawn(move || {
-        let r = tty::relay(&pty, user_slave.as_fd(), user_slave.as_fd());
+        let r = tty::relay(&pty, user_slave.as_fd(), user_slave.as_fd(), Some(&log));
         // Raw mode was restored on the user's terminal when relay returned.
         let restored = nix::sys::termios::tcgetattr(user_slave.as_fd()).expect("termios");
         (r, restored)
@@ -144,4 +145,10 @@ fn interactive_shell_through_a_pty() {
             && lflag.contains(nix::sys::termios::LocalFlags::ECHO),
         "terminal mode restored"
     );
+    let logged: String = log::read_log(&c.dir.path().join("tty.log"))
+        .expect("tty log")
+        .into_iter()
+        .map(|e| e.log)
+        .collect();
+    assert!(logged.contains("/dev/pts/0\r\n"), "{logged:?}");
 }

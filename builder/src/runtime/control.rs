@@ -116,6 +116,31 @@ fn for_each_process(pid: i32, sig: Signal) -> Result<()> {
     Ok(())
 }
 
+/// A process as the catalog should record it: the pid plus its start time
+/// (clock ticks since boot, `/proc/PID/stat` field 22), so a later command
+/// can tell a live supervisor or container from a recycled pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProcessIdentity {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl ProcessIdentity {
+    /// The identity of the running process `pid`, if there is one.
+    pub fn of(pid: i32) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // comm may contain spaces and parentheses: fields start after the last ')'.
+        let (_, rest) = stat.rsplit_once(')')?;
+        let start_time = rest.split_whitespace().nth(19)?.parse().ok()?;
+        Some(ProcessIdentity { pid, start_time })
+    }
+
+    /// Whether that very process still exists (zombies count as gone).
+    pub fn is_alive(&self) -> bool {
+        ProcessIdentity::of(self.pid) == Some(*self) && process_state(self.pid) != Some('Z')
+    }
+}
+
 /// The `State:` letter of `/proc/PID/status` (`T` when stopped).
 pub fn process_state(pid: i32) -> Option<char> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -134,6 +159,21 @@ mod tests {
         assert_eq!(parse_signal("2").expect("number"), Signal::SIGINT);
         assert!(parse_signal("SIGNOPE").is_err());
         assert!(parse_signal("999").is_err());
+    }
+
+    #[test]
+    fn identity_tells_a_live_process_from_a_dead_one() {
+        let me = ProcessIdentity::of(std::process::id() as i32).expect("self");
+        assert!(me.is_alive());
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let id = ProcessIdentity::of(child.id() as i32).expect("child");
+        child.wait().expect("wait");
+        assert!(!id.is_alive());
+        let recycled = ProcessIdentity {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        assert!(!recycled.is_alive(), "same pid, other start time");
     }
 
     #[test]

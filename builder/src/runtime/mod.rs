@@ -31,7 +31,9 @@ pub mod user;
 
 pub use channel::ExitStatus;
 pub use container::{Container, Runtime};
-pub use control::{Stopped, container_processes, parse_signal, pause, resume, stop_process};
+pub use control::{
+    ProcessIdentity, Stopped, container_processes, parse_signal, pause, resume, stop_process,
+};
 pub use error::{RuntimeError, StartFailure, StartFailureKind};
 pub use init::{INIT_ARG, init_main};
 pub use spec::{BindMount, ContainerSpec, NetworkMode, ProcessSpec};

@@ -5,6 +5,7 @@
 //! follow SIGWINCH.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -12,6 +13,7 @@ use nix::sys::signal::SigHandler;
 use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 
 use super::error::{Result, RuntimeError};
+use super::log::LogWriter;
 use super::sys;
 
 fn tty_err(op: &'static str) -> impl FnOnce(nix::Error) -> RuntimeError {
@@ -94,8 +96,15 @@ fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> nix::Result<()> {
 /// gone, read gives EIO). When `input` is a terminal it is put into raw
 /// mode for the duration and its window size is forwarded, now and on
 /// every SIGWINCH. End of input stops reading input but keeps relaying
-/// output, as `docker run -it` does.
-pub fn relay(master: &OwnedFd, input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<()> {
+/// output, as `docker run -it` does. With `log`, the container's output is
+/// also appended there as `stdout` entries (Docker logs tty sessions too).
+pub fn relay(
+    master: &OwnedFd,
+    input: BorrowedFd<'_>,
+    output: BorrowedFd<'_>,
+    log: Option<&Path>,
+) -> Result<()> {
+    let mut log = log.map(LogWriter::open).transpose()?;
     let is_tty = nix::unistd::isatty(input).unwrap_or(false);
     let _raw = if is_tty {
         Some(RawModeGuard::new(input)?)
@@ -131,7 +140,13 @@ pub fn relay(master: &OwnedFd, input: BorrowedFd<'_>, output: BorrowedFd<'_>) ->
             match nix::unistd::read(master, &mut buf) {
                 // EIO: the last slave descriptor closed, the container is done.
                 Ok(0) | Err(nix::Error::EIO) => return Ok(()),
-                Ok(n) => write_all(output, &buf[..n]).map_err(tty_err("write output"))?,
+                Ok(n) => {
+                    write_all(output, &buf[..n]).map_err(tty_err("write output"))?;
+                    if let Some(log) = log.as_mut() {
+                        // Logging never interrupts the session.
+                        let _ = log.write("stdout", &buf[..n]);
+                    }
+                }
                 Err(nix::Error::EINTR | nix::Error::EAGAIN) => {}
                 Err(e) => return Err(tty_err("read pty")(e)),
             }
