@@ -4,7 +4,7 @@
 
 mod common;
 
-use builder::runtime::{BindMount, NetworkMode, RuntimeError, StartFailureKind};
+use builder::runtime::{BindMount, NetworkMode, RuntimeError, StartFailureKind, Stdio};
 use common::runtime::{TestContainer, sh};
 
 #[test]
@@ -237,4 +237,54 @@ fn dev_is_minimal() {
         out,
         "core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero \nptmx\n"
     );
+}
+
+#[test]
+fn interactive_stdin_and_own_stdio() {
+    let c = TestContainer::new(&["sh", "-c", "read line; echo got-$line; echo oops >&2"]);
+    let mut c = c;
+    c.spec.process.stdin = true;
+    c.spec.log_path = None;
+    let (in_r, in_w) = nix::unistd::pipe().expect("stdin pipe");
+    let out_path = c.dir.path().join("out");
+    let out = std::fs::File::create(&out_path).expect("stdout file");
+    let stdio = Stdio {
+        stdin: Some(in_r),
+        stdout: Some(out.try_clone().expect("dup").into()),
+        stderr: Some(out.into()),
+    };
+    let mut running = TestContainer::runtime()
+        .run_with_stdio(&c.spec, stdio)
+        .expect("starts");
+    nix::unistd::write(&in_w, b"hello\n").expect("type");
+    drop(in_w);
+    assert_eq!(running.wait().expect("wait").exit_code(), 0);
+    assert_eq!(
+        std::fs::read_to_string(out_path).expect("out"),
+        "got-hello\noops\n"
+    );
+}
+
+#[test]
+fn read_only_rootfs_refuses_writes_but_tmp_mounts_work() {
+    let mut c = TestContainer::new(&[
+        "sh",
+        "-c",
+        "touch /x 2>/dev/null || echo ro; echo ok > /dev/shm/y && cat /dev/shm/y",
+    ]);
+    c.spec.readonly_rootfs = true;
+    let (status, out, err) = c.run();
+    assert_eq!(status.exit_code(), 0, "{err}");
+    assert_eq!(out, "ro\nok\n");
+    assert!(!c.rootfs().join("x").exists());
+}
+
+#[test]
+fn without_a_pid_namespace_host_pids_show() {
+    let mut c = TestContainer::new(&["sh", "-c", "echo $$"]);
+    c.spec.new_pid_ns = false;
+    let (status, out, _) = c.run();
+    assert_eq!(status.exit_code(), 0);
+    let pid: i32 = out.trim().parse().expect("pid");
+    assert!(pid > 1, "{out}");
 }

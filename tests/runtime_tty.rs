@@ -152,3 +152,35 @@ fn interactive_shell_through_a_pty() {
         .collect();
     assert!(logged.contains("/dev/pts/0\r\n"), "{logged:?}");
 }
+
+#[test]
+fn exec_with_a_tty_into_a_running_container() {
+    let mut c = TestContainer::new(&["sleep", "1000"]);
+    c.spec.hostname = "ttybox".into();
+    let mut running = c.start();
+    let mut process = builder::runtime::ProcessSpec::new(["sh"]);
+    process.tty = true;
+    process.stdin = true;
+    process.env = vec!["PS1=# ".into()];
+    let mut exec = TestContainer::runtime()
+        .exec(running.pid(), &process)
+        .expect("exec -it starts");
+    let pty = exec.take_pty_master().expect("pty master");
+    let user = nix::pty::openpty(None, None).expect("user terminal");
+    let (user_master, user_slave) = (user.master, user.slave);
+    let relay =
+        std::thread::spawn(move || tty::relay(&pty, user_slave.as_fd(), user_slave.as_fd(), None));
+    let mut seen = String::new();
+    type_in(&user_master, "tty; hostname; exit 4\n");
+    read_until(&user_master, &mut seen, "ttybox\r\n");
+    assert!(seen.contains("/dev/pts/0\r\n"), "{seen:?}");
+    assert_eq!(exec.wait().expect("exec wait").exit_code(), 4);
+    relay.join().expect("relay thread").expect("relay");
+    assert_eq!(
+        running
+            .stop(std::time::Duration::ZERO)
+            .expect("stop")
+            .exit_code(),
+        137
+    );
+}

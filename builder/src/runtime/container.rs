@@ -36,8 +36,16 @@ impl Runtime {
     /// with [`RuntimeError::Start`] (exit code 125/126/127) when it could not
     /// be. Stdin/stdout/stderr are this process's (unless `tty`).
     pub fn run(&self, spec: &ContainerSpec) -> Result<Container> {
+        self.run_with_stdio(spec, Stdio::default())
+    }
+
+    /// [`Runtime::run`] with the container's stdin/stdout/stderr taken from
+    /// `stdio` instead of this process's (a `-d` supervisor passes
+    /// `/dev/null`; `start -a -i` passes its streams). With a log path the
+    /// init still tees stdout/stderr into the log.
+    pub fn run_with_stdio(&self, spec: &ContainerSpec, stdio: Stdio) -> Result<Container> {
         let stop_signal = control::parse_signal(&spec.process.stop_signal)?;
-        self.start(Message::Run(Box::new(spec.clone())), stop_signal)
+        self.start(Message::Run(Box::new(spec.clone())), stop_signal, stdio)
     }
 
     /// `container exec`: starts `process` in the namespaces of the running
@@ -48,13 +56,22 @@ impl Runtime {
             pid: container_pid,
             process: Box::new(process.clone()),
         };
-        self.start(request, stop_signal)
+        self.start(request, stop_signal, Stdio::default())
     }
 
-    fn start(&self, request: Message, stop_signal: Signal) -> Result<Container> {
+    fn start(&self, request: Message, stop_signal: Signal, stdio: Stdio) -> Result<Container> {
         let (ours, theirs) = Channel::pair()?;
         let mut cmd = Command::new(&self.init_program);
         cmd.arg(INIT_ARG);
+        if let Some(fd) = stdio.stdin {
+            cmd.stdin(fd);
+        }
+        if let Some(fd) = stdio.stdout {
+            cmd.stdout(fd);
+        }
+        if let Some(fd) = stdio.stderr {
+            cmd.stderr(fd);
+        }
         sys::pass_fd(&mut cmd, theirs.as_raw_fd(), INIT_FD);
         let init = cmd.spawn().map_err(|source| RuntimeError::SpawnInit {
             program: self.init_program.clone(),
@@ -93,6 +110,14 @@ impl Runtime {
             }
         }
     }
+}
+
+/// Where the container's standard streams go; `None` inherits ours.
+#[derive(Debug, Default)]
+pub struct Stdio {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
 }
 
 /// A started container (or exec'd process).

@@ -69,10 +69,13 @@ fn setup_err(what: &str, e: impl std::fmt::Display) -> StartFailure {
 /// and returns a signalfd for them plus the previous mask for the child.
 fn block_signals() -> Result<(SignalFd, SigSet), StartFailure> {
     let mut mask = SigSet::empty();
-    for s in RELAYED {
+    for s in RELAYED.iter().chain([&Signal::SIGCHLD]) {
+        // An ignored signal is discarded, never queued to the signalfd, and
+        // the ignore would survive into the container's exec: a caller
+        // ignoring SIGINT must not leave the container deaf to ^C.
+        sys::default_signal(*s).map_err(|e| setup_err("reset signal", e))?;
         mask.add(*s);
     }
-    mask.add(Signal::SIGCHLD);
     let mut old = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
         .map_err(|e| setup_err("sigprocmask", e))?;

@@ -30,7 +30,7 @@ pub mod tty;
 pub mod user;
 
 pub use channel::ExitStatus;
-pub use container::{Container, Runtime};
+pub use container::{Container, Runtime, Stdio};
 pub use control::{
     ProcessIdentity, Stopped, container_processes, parse_signal, pause, resume, stop_process,
 };

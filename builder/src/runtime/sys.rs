@@ -169,32 +169,51 @@ pub fn default_signal(sig: Signal) -> nix::Result<()> {
     unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }.map(drop)
 }
 
-/// Write end of the pipe the SIGWINCH handler pokes; -1 when none.
-static WINCH_PIPE: AtomicI32 = AtomicI32::new(-1);
+/// Write ends of the pipes the SIGWINCH handler pokes, one per running
+/// relay (-1 = free slot). Fixed-size and atomic: the handler can neither
+/// lock nor allocate.
+static WINCH_PIPES: [AtomicI32; 8] = [const { AtomicI32::new(-1) }; 8];
 
 extern "C" fn on_winch(_: libc::c_int) {
-    let fd = WINCH_PIPE.load(Ordering::Relaxed);
-    if fd >= 0 {
-        // SAFETY: write(2) is async-signal-safe; a full pipe just drops
-        // the byte, which is fine: one pending wake-up is enough.
-        unsafe { libc::write(fd, b"w".as_ptr().cast(), 1) };
+    for slot in &WINCH_PIPES {
+        let fd = slot.load(Ordering::Relaxed);
+        if fd >= 0 {
+            // SAFETY: write(2) is async-signal-safe; a full pipe just drops
+            // the byte, which is fine: one pending wake-up is enough.
+            unsafe { libc::write(fd, b"w".as_ptr().cast(), 1) };
+        }
     }
 }
 
-/// Installs a SIGWINCH handler writing a byte to `pipe_write` (non-blocking),
-/// the self-pipe trick: works whichever thread of a multi-threaded process
-/// receives the signal, unlike signalfd. Returns the previous handler.
-pub fn install_winch_pipe(pipe_write: RawFd) -> nix::Result<SigHandler> {
-    WINCH_PIPE.store(pipe_write, Ordering::Relaxed);
-    // SAFETY: the handler only loads an atomic and calls write(2).
-    unsafe { nix::sys::signal::signal(Signal::SIGWINCH, SigHandler::Handler(on_winch)) }
+/// Registers `pipe_write` (non-blocking) to receive a byte on every
+/// SIGWINCH, the self-pipe trick: works whichever thread of a
+/// multi-threaded process gets the signal, unlike signalfd. Returns the
+/// slot for [`unregister_winch_pipe`]. The handler stays installed
+/// afterwards; with no pipe registered it does nothing, which is what
+/// SIGWINCH's default disposition (ignore) does too.
+pub fn register_winch_pipe(pipe_write: RawFd) -> nix::Result<usize> {
+    let slot = WINCH_PIPES
+        .iter()
+        .position(|s| {
+            s.compare_exchange(-1, pipe_write, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        })
+        .ok_or(Errno::EBUSY)?;
+    // SAFETY: the handler only loads atomics and calls write(2).
+    let installed =
+        unsafe { nix::sys::signal::signal(Signal::SIGWINCH, SigHandler::Handler(on_winch)) };
+    if let Err(e) = installed {
+        WINCH_PIPES[slot].store(-1, Ordering::Release);
+        return Err(e);
+    }
+    Ok(slot)
 }
 
-/// Undoes [`install_winch_pipe`].
-pub fn restore_winch(previous: SigHandler) {
-    // SAFETY: restores a handler that was installed before ours.
-    let _ = unsafe { nix::sys::signal::signal(Signal::SIGWINCH, previous) };
-    WINCH_PIPE.store(-1, Ordering::Relaxed);
+/// Undoes [`register_winch_pipe`].
+pub fn unregister_winch_pipe(slot: usize) {
+    if let Some(s) = WINCH_PIPES.get(slot) {
+        s.store(-1, Ordering::Release);
+    }
 }
 
 /// Takes ownership of a descriptor the kernel just installed for us (one

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::SigHandler;
 use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 
 use super::error::{Result, RuntimeError};
@@ -47,18 +46,18 @@ impl Drop for RawModeGuard<'_> {
 struct WinchGuard {
     read: OwnedFd,
     _write: OwnedFd,
-    previous: SigHandler,
+    slot: usize,
 }
 
 impl WinchGuard {
     fn new() -> Result<Self> {
         let (read, write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).map_err(tty_err("pipe"))?;
-        let previous = sys::install_winch_pipe(write.as_raw_fd()).map_err(tty_err("sigaction"))?;
+        let slot = sys::register_winch_pipe(write.as_raw_fd()).map_err(tty_err("sigaction"))?;
         Ok(WinchGuard {
             read,
             _write: write,
-            previous,
+            slot,
         })
     }
 
@@ -70,7 +69,7 @@ impl WinchGuard {
 
 impl Drop for WinchGuard {
     fn drop(&mut self) {
-        sys::restore_winch(self.previous);
+        sys::unregister_winch_pipe(self.slot);
     }
 }
 
