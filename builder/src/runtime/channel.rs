@@ -109,8 +109,14 @@ impl Channel {
             vec![ControlMessage::ScmRights(&fds)]
         };
         let iov = [IoSlice::new(&bytes)];
-        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None)
-            .map_err(|source| RuntimeError::Channel { op: "send", source })?;
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &iov,
+            &cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|source| RuntimeError::Channel { op: "send", source })?;
         Ok(())
     }
 
