@@ -288,3 +288,26 @@ fn without_a_pid_namespace_host_pids_show() {
     let pid: i32 = out.trim().parse().expect("pid");
     assert!(pid > 1, "{out}");
 }
+
+#[test]
+fn image_symlinks_cannot_point_mounts_at_the_host() {
+    let c = TestContainer::new(&["sh", "-c", "cat /etc/hostname"]);
+    // A hostile image: /etc/hostname points at a host path that must not be
+    // created or mounted over.
+    let outside = c.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("outside dir");
+    let host_target = outside.join("hostname");
+    let link = c.rootfs().join("etc/hostname");
+    std::os::unix::fs::symlink(&host_target, &link).expect("symlink");
+    let (status, out, err) = c.run();
+    assert_eq!(status.exit_code(), 0, "{err}");
+    assert_eq!(out, "testbox\n");
+    assert!(!host_target.exists(), "a file was created on the host");
+    let inside = c
+        .rootfs()
+        .join(host_target.strip_prefix("/").expect("absolute"));
+    assert!(
+        inside.exists(),
+        "the mount point is created inside the rootfs"
+    );
+}

@@ -256,19 +256,59 @@ fn write_etc_files(sys: &dyn Syscall, spec: &ContainerSpec) -> Result<()> {
     Ok(())
 }
 
-/// `destination` (absolute, inside the container) under `root`. `..` is
-/// refused so a bind mount cannot be placed outside the rootfs.
-fn container_path(root: &Path, destination: &str) -> Result<PathBuf> {
-    let rel = Path::new(destination);
-    let escapes = rel.components().any(|c| c == Component::ParentDir);
-    if escapes || !rel.is_absolute() {
+/// `destination` (absolute, inside the container) as a host path under
+/// `root`, resolved as the kernel would after pivot_root: symlinks in the
+/// rootfs are followed with `root` as `/`, and `..` stops at `root` (runc's
+/// securejoin). Without this an image's `/etc/hosts -> /host/path` would
+/// make us create or mount over a host path.
+fn container_path(sys: &dyn Syscall, root: &Path, destination: &str) -> Result<PathBuf> {
+    const MAX_LINKS: u32 = 40; // the kernel's limit (ELOOP)
+    let dest = Path::new(destination);
+    if !dest.is_absolute() {
         return Err(RuntimeError::sys(
-            "bind mount destination",
-            rel,
+            "mount destination",
+            dest,
             nix::Error::EINVAL,
         ));
     }
-    Ok(root.join(rel.strip_prefix("/").unwrap_or(rel)))
+    let push_parts = |pending: &mut Vec<std::ffi::OsString>, path: &Path| {
+        for c in path.components().rev() {
+            match c {
+                Component::Normal(name) => pending.push(name.to_os_string()),
+                Component::ParentDir => pending.push("..".into()),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    let mut pending = Vec::new();
+    push_parts(&mut pending, dest);
+    let mut resolved = PathBuf::new();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&part);
+        match sys.read_link(&root.join(&candidate)) {
+            None => resolved = candidate,
+            Some(target) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(RuntimeError::sys(
+                        "mount destination",
+                        dest,
+                        nix::Error::ELOOP,
+                    ));
+                }
+                if target.is_absolute() {
+                    resolved = PathBuf::new();
+                }
+                push_parts(&mut pending, &target);
+            }
+        }
+    }
+    Ok(root.join(resolved))
 }
 
 fn bind_mount(
@@ -278,7 +318,7 @@ fn bind_mount(
     destination: &str,
     readonly: bool,
 ) -> Result<()> {
-    let target = container_path(root, destination)?;
+    let target = container_path(sys, root, destination)?;
     let kind = sys
         .stat_kind(source)
         .ok_or_else(|| RuntimeError::sys("bind mount source", source, nix::Error::ENOENT))?;

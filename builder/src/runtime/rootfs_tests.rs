@@ -209,11 +209,62 @@ fn bad_bind_mounts_fail_with_the_path() {
 
     s.mounts[0] = BindMount {
         source: "/data".into(),
-        destination: "/../escape".into(),
+        destination: "relative".into(),
         readonly: false,
     };
-    let err = prepare(&host(), &s).expect_err("escaping destination");
-    assert!(err.to_string().contains("escape"), "{err}");
+    let err = prepare(&host(), &s).expect_err("relative destination");
+    assert!(err.to_string().contains("relative"), "{err}");
+}
+
+#[test]
+fn destinations_never_leave_the_rootfs() {
+    // A hostile image: absolute and relative symlinks pointing out, and `..`.
+    let fake = host()
+        .with_dir("/r/tmp")
+        .with_symlink("/r/etc/hosts", "/tmp/hosts")
+        .with_symlink("/r/etc/hostname", "../../../../host-file")
+        .with_symlink("/r/srv", "/../../var/lib")
+        .with_symlink("/r/loop", "/loop");
+    let mut s = spec();
+    s.mounts = vec![
+        BindMount {
+            source: "/data".into(),
+            destination: "/srv/../../../escape".into(),
+            readonly: false,
+        },
+        BindMount {
+            source: "/data".into(),
+            destination: "/srv/x".into(),
+            readonly: false,
+        },
+    ];
+    prepare(&fake, &s).expect("prepare");
+    let calls = fake.calls();
+    let targets: Vec<&Path> = calls
+        .iter()
+        .filter(|c| c.op == "mount" && c.detail.starts_with('/') && c.detail.contains("MS_BIND"))
+        .map(|c| c.target.as_path())
+        .collect();
+    for expected in ["/r/tmp/hosts", "/r/host-file", "/r/escape", "/r/var/lib/x"] {
+        assert!(
+            targets.contains(&Path::new(expected)),
+            "{expected} not in {targets:?}"
+        );
+    }
+    assert!(
+        targets
+            .iter()
+            .all(|t| t.starts_with("/r") || t.starts_with("/proc")),
+        "{targets:?}"
+    );
+
+    s.mounts = vec![BindMount {
+        source: "/data".into(),
+        destination: "/loop/x".into(),
+        readonly: false,
+    }];
+    let err = prepare(&host().with_symlink("/r/loop", "/loop"), &s).expect_err("loop");
+    assert!(err.to_string().contains("/loop/x"), "{err}");
 }
 
 #[test]

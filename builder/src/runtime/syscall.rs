@@ -40,6 +40,9 @@ pub trait Syscall {
     fn mknod(&self, path: &Path, kind: SFlag, perm: u32, major: u64, minor: u64)
     -> nix::Result<()>;
     fn symlink(&self, target: &Path, link: &Path) -> nix::Result<()>;
+    /// The target of `path` if it is a symlink (the last component is not
+    /// followed).
+    fn read_link(&self, path: &Path) -> Option<PathBuf>;
     /// Whether `path` exists, and whether it is a directory (symlinks followed).
     fn stat_kind(&self, path: &Path) -> Option<FileKind>;
 }
@@ -148,6 +151,10 @@ impl Syscall for LinuxSyscall {
         std::os::unix::fs::symlink(target, link).map_err(errno_of)
     }
 
+    fn read_link(&self, path: &Path) -> Option<PathBuf> {
+        std::fs::read_link(path).ok()
+    }
+
     fn stat_kind(&self, path: &Path) -> Option<FileKind> {
         let meta = std::fs::metadata(path).ok()?;
         Some(if meta.is_dir() {
@@ -177,6 +184,7 @@ pub struct FakeSyscall {
     calls: RefCell<Vec<Call>>,
     dirs: RefCell<BTreeSet<PathBuf>>,
     files: RefCell<BTreeMap<PathBuf, Vec<u8>>>,
+    links: RefCell<BTreeMap<PathBuf, PathBuf>>,
     cwd: RefCell<PathBuf>,
     root: RefCell<PathBuf>,
 }
@@ -209,6 +217,12 @@ impl FakeSyscall {
             .borrow_mut()
             .insert(p, contents.as_bytes().into());
         fake
+    }
+
+    /// Seeds a symlink `link -> target` (host path of the link).
+    pub fn with_symlink(self, link: &str, target: &str) -> Self {
+        self.links.borrow_mut().insert(link.into(), target.into());
+        self
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -376,6 +390,10 @@ impl Syscall for FakeSyscall {
         self.files.borrow_mut().insert(self.host(link), Vec::new());
         self.record("symlink", link, target.display().to_string());
         Ok(())
+    }
+
+    fn read_link(&self, path: &Path) -> Option<PathBuf> {
+        self.links.borrow().get(&self.host(path)).cloned()
     }
 
     fn stat_kind(&self, path: &Path) -> Option<FileKind> {
