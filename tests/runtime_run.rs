@@ -311,3 +311,19 @@ fn image_symlinks_cannot_point_mounts_at_the_host() {
         "the mount point is created inside the rootfs"
     );
 }
+
+#[test]
+fn no_descriptor_leaks_into_the_container() {
+    // The test harness and cargo hold more descriptors than 0-2 (a
+    // jobserver pipe, for one); only stdio may reach the container.
+    let leak = std::fs::File::open("/etc/hostname").expect("an fd without CLOEXEC");
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&leak);
+    nix::fcntl::fcntl(
+        &leak,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .expect("clear CLOEXEC");
+    let (status, out, err) = sh("ls /proc/$$/fd | tr '\\n' ' '");
+    assert_eq!(status.exit_code(), 0, "{err}");
+    assert_eq!(out, "0 1 2 ", "fd {raw} or others leaked");
+}

@@ -78,6 +78,7 @@ fn prepare_and_exec(
     caps::apply_docker_caps().map_err(|e| setup_err("capabilities", e))?;
     switch_user(&user)?;
     sys::default_signal(Signal::SIGPIPE).map_err(|e| setup_err("reset SIGPIPE", e))?;
+    sys::cloexec_from_3().map_err(|e| setup_err("close descriptors", e))?;
 
     let program = find_program(&process.args, &env)?;
     let argv = cstrings(&process.args)?;

@@ -223,3 +223,19 @@ pub fn owned_fd(raw: RawFd) -> OwnedFd {
     // else owns.
     unsafe { OwnedFd::from_raw_fd(raw) }
 }
+
+/// Marks every descriptor from 3 up close-on-exec (close_range(2) with
+/// CLOSE_RANGE_CLOEXEC, Linux 5.11), so nothing the caller leaked into the
+/// init (a jobserver pipe, a log file) reaches the container, as runc does.
+pub fn cloexec_from_3() -> nix::Result<()> {
+    // SAFETY: integer arguments only; descriptors stay open until exec.
+    let res = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(res).map(drop)
+}
