@@ -11,7 +11,11 @@ fn main() {
         .nth(1)
         .is_some_and(|a| a == builder::runtime::INIT_ARG)
     {
-        std::process::exit(builder::runtime::init_main());
+        let code = builder::runtime::init_main().unwrap_or_else(|err| {
+            eprintln!("Error: {err}");
+            125
+        });
+        std::process::exit(code);
     }
     let cli = commands::Cli::parse();
     let code = commands::run(cli);

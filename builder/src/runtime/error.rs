@@ -57,6 +57,8 @@ pub enum RuntimeError {
         op: &'static str,
         source: nix::Error,
     },
+    #[error("`strata __init` is internal: the container init, started by the runtime")]
+    NoChannel,
     #[error("unexpected message from the container init: {0}")]
     Protocol(String),
     #[error("unable to find user {user}: {reason}")]

@@ -18,7 +18,7 @@ use nix::unistd::{ForkResult, Pid};
 
 use super::channel::{Channel, ExitStatus, Message};
 use super::child::{LogPipes, exec_process};
-use super::error::StartFailure;
+use super::error::{RuntimeError, StartFailure};
 use super::log::LogWriter;
 use super::rootfs;
 use super::spec::{ContainerSpec, ProcessSpec};
@@ -41,16 +41,25 @@ const RELAYED: &[Signal] = &[
 ];
 
 /// Entry point of `strata __init`; returns the process exit code (the
-/// container's, Docker-style, or 125 when the runtime failed).
-pub fn init_main() -> i32 {
+/// container's, Docker-style, or 125 when the runtime failed, reported over
+/// the channel). An error only when there is no channel to report on.
+pub fn init_main() -> Result<i32, RuntimeError> {
     // The parent placed the channel at INIT_FD for us alone (pass_fd).
+    // Run by hand, there is no channel: refuse before taking ownership of
+    // whatever descriptor 3 might be.
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::metadata(format!("/proc/self/fd/{INIT_FD}"))
+        .is_ok_and(|m| m.file_type().is_socket());
+    if !is_socket {
+        return Err(RuntimeError::NoChannel);
+    }
     let chan = Channel::from_fd(sys::owned_fd(INIT_FD));
     let report = |f: StartFailure| {
         let code = f.exit_code();
         let _ = chan.send(&Message::Failed(f));
         code
     };
-    match chan.recv() {
+    Ok(match chan.recv() {
         Ok(Some((Message::Run(spec), _))) => run_container(&chan, &spec).unwrap_or_else(report),
         Ok(Some((Message::Exec { pid, process }, _))) => {
             exec_in_container(&chan, pid, &process).unwrap_or_else(report)
@@ -58,7 +67,7 @@ pub fn init_main() -> i32 {
         Ok(Some((other, _))) => report(StartFailure::setup(format!("unexpected {other:?}"))),
         Ok(None) => 125,
         Err(e) => report(StartFailure::setup(e.to_string())),
-    }
+    })
 }
 
 fn setup_err(what: &str, e: impl std::fmt::Display) -> StartFailure {
