@@ -37,3 +37,6 @@ pub fn require_root_and_fuse() {
         "this test needs /dev/fuse (apt-get install fuse3)"
     );
 }
+
+pub mod busybox;
+pub mod runtime;

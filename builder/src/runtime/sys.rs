@@ -1,0 +1,241 @@
+//! Raw system calls nix does not wrap safely. Each function is one small,
+//! commented unsafe block; the rest of the runtime is safe code.
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::signal::{SigHandler, Signal};
+use nix::unistd::ForkResult;
+
+/// fork(2). Only called by the init, which is single-threaded (a fresh exec
+/// of the strata binary that never starts threads), so the child may do
+/// anything afterwards, not only async-signal-safe calls.
+pub fn fork_single_threaded() -> nix::Result<ForkResult> {
+    // SAFETY: the caller is single-threaded (see above), so no lock or
+    // allocator state can be held by another thread at the fork.
+    unsafe { nix::unistd::fork() }
+}
+
+/// Makes `fd` the child's descriptor `target` (without close-on-exec) in a
+/// command about to be spawned. The parent's copy keeps close-on-exec, so no
+/// other child spawned concurrently by another thread inherits it.
+pub fn pass_fd(cmd: &mut Command, fd: RawFd, target: RawFd) {
+    let hook = move || {
+        if fd == target {
+            // dup2 to itself would keep FD_CLOEXEC; clear it instead.
+            nix::fcntl::fcntl(
+                // SAFETY: fd is open in the child (inherited from the parent,
+                // which keeps it open until spawn returns).
+                unsafe { BorrowedFd::borrow_raw(fd) },
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )?;
+        } else {
+            // SAFETY: dup2 is async-signal-safe; both numbers are plain ints.
+            Errno::result(unsafe { libc::dup2(fd, target) })?;
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls async-signal-safe functions (dup2, fcntl)
+    // and does not allocate, as required between fork and exec.
+    unsafe { cmd.pre_exec(hook) };
+}
+
+/// Sets `IFF_UP` on `lo` in the current network namespace (what `ip link set
+/// lo up` does) through SIOCGIFFLAGS/SIOCSIFFLAGS on a datagram socket.
+pub fn set_loopback_up() -> nix::Result<()> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: the ioctls read/write only `req`, which outlives the calls.
+    unsafe {
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req))?;
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req))?;
+    }
+    Ok(())
+}
+
+/// Drops every capability not in `keep` (a bit mask) from the bounding set.
+pub fn drop_bounding_caps(keep: u64, last_cap: u32) -> nix::Result<()> {
+    for cap in 0..=last_cap {
+        if keep & (1u64 << cap) == 0 {
+            // SAFETY: prctl with integer arguments only.
+            Errno::result(unsafe {
+                libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Empties the ambient set.
+pub fn clear_ambient_caps() -> nix::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let res = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    Errno::result(res).map(drop)
+}
+
+/// capset(2), version 3: sets the effective, permitted and inheritable sets
+/// of the calling thread to the given 64-bit masks.
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> nix::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let half = |mask: u64, high: bool| (if high { mask >> 32 } else { mask }) as u32;
+    let data = [false, true].map(|high| Data {
+        effective: half(effective, high),
+        permitted: half(permitted, high),
+        inheritable: half(inheritable, high),
+    });
+    // SAFETY: header and data are laid out as the kernel's
+    // __user_cap_header_struct and two __user_cap_data_struct (version 3).
+    let res = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
+    Errno::result(res).map(drop)
+}
+
+/// pidfd_open(2): a descriptor that becomes readable when `pid` exits and
+/// that cannot be confused with a later process reusing the number.
+pub fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
+    // SAFETY: integer arguments only; the result is a new descriptor we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = Errno::result(fd)?;
+    // SAFETY: the kernel returned a fresh, valid descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Makes the terminal `fd` the controlling terminal of the calling session
+/// leader (TIOCSCTTY).
+pub fn set_controlling_tty(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal).
+    let res = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    Errno::result(res).map(drop)
+}
+
+/// Reads a terminal's window size.
+pub fn get_winsize(fd: BorrowedFd<'_>) -> nix::Result<libc::winsize> {
+    // SAFETY: winsize is plain old data; TIOCGWINSZ writes exactly one.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let res = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    Errno::result(res).map(|_| ws)
+}
+
+/// Sets a terminal's window size (the kernel sends SIGWINCH to its
+/// foreground process group).
+pub fn set_winsize(fd: BorrowedFd<'_>, ws: &libc::winsize) -> nix::Result<()> {
+    // SAFETY: TIOCSWINSZ reads exactly one winsize from `ws`.
+    let res = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, ws) };
+    Errno::result(res).map(drop)
+}
+
+/// Restores the default disposition of `sig` (dispositions set to ignore
+/// survive exec; Rust's runtime ignores SIGPIPE).
+pub fn default_signal(sig: Signal) -> nix::Result<()> {
+    // SAFETY: installing SIG_DFL runs no code of ours in signal context.
+    unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }.map(drop)
+}
+
+/// Write ends of the pipes the SIGWINCH handler pokes, one per running
+/// relay (-1 = free slot). Fixed-size and atomic: the handler can neither
+/// lock nor allocate.
+static WINCH_PIPES: [AtomicI32; 8] = [const { AtomicI32::new(-1) }; 8];
+
+extern "C" fn on_winch(_: libc::c_int) {
+    for slot in &WINCH_PIPES {
+        let fd = slot.load(Ordering::Relaxed);
+        if fd >= 0 {
+            // SAFETY: write(2) is async-signal-safe; a full pipe just drops
+            // the byte, which is fine: one pending wake-up is enough.
+            unsafe { libc::write(fd, b"w".as_ptr().cast(), 1) };
+        }
+    }
+}
+
+/// Registers `pipe_write` (non-blocking) to receive a byte on every
+/// SIGWINCH, the self-pipe trick: works whichever thread of a
+/// multi-threaded process gets the signal, unlike signalfd. Returns the
+/// slot for [`unregister_winch_pipe`]. The handler stays installed
+/// afterwards; with no pipe registered it does nothing, which is what
+/// SIGWINCH's default disposition (ignore) does too.
+pub fn register_winch_pipe(pipe_write: RawFd) -> nix::Result<usize> {
+    let slot = WINCH_PIPES
+        .iter()
+        .position(|s| {
+            s.compare_exchange(-1, pipe_write, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        })
+        .ok_or(Errno::EBUSY)?;
+    // SAFETY: the handler only loads atomics and calls write(2).
+    let installed =
+        unsafe { nix::sys::signal::signal(Signal::SIGWINCH, SigHandler::Handler(on_winch)) };
+    if let Err(e) = installed {
+        WINCH_PIPES[slot].store(-1, Ordering::Release);
+        return Err(e);
+    }
+    Ok(slot)
+}
+
+/// Undoes [`register_winch_pipe`].
+pub fn unregister_winch_pipe(slot: usize) {
+    if let Some(s) = WINCH_PIPES.get(slot) {
+        s.store(-1, Ordering::Release);
+    }
+}
+
+/// Takes ownership of a descriptor the kernel just installed for us (one
+/// received with SCM_RIGHTS).
+pub fn owned_fd(raw: RawFd) -> OwnedFd {
+    // SAFETY: only called with descriptors fresh from recvmsg, which nothing
+    // else owns.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}
+
+/// Marks every descriptor from 3 up close-on-exec (close_range(2) with
+/// CLOSE_RANGE_CLOEXEC, Linux 5.11), so nothing the caller leaked into the
+/// init (a jobserver pipe, a log file) reaches the container, as runc does.
+pub fn cloexec_from_3() -> nix::Result<()> {
+    // SAFETY: integer arguments only; descriptors stay open until exec.
+    let res = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(res).map(drop)
+}
