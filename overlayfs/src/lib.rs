@@ -28,6 +28,7 @@ mod layers;
 mod markers;
 mod mount;
 pub mod options;
+mod passthrough;
 mod readdir;
 mod sys;
 mod table;
@@ -56,6 +57,9 @@ pub struct Config {
     /// Skip the mount-time check that every whiteout in a lower layer hides
     /// something below it (it walks every lower layer but the bottom one).
     pub skip_whiteout_check: bool,
+    /// Serve file data through this process even where the kernel offers
+    /// FUSE passthrough (mount program: `-o passthrough=off`).
+    pub disable_passthrough: bool,
 }
 
 /// Errors of setting up or tearing down a mount.

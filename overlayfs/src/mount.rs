@@ -66,11 +66,45 @@ fn session(config: &Config, mountpoint: &Path) -> Result<(Session<Adapter>, Path
     let mut fuse_config = fuser::Config::default();
     fuse_config.mount_options = opts;
     fuse_config.acl = SessionACL::All;
-    fuse_config.n_threads = Some(config.threads.unwrap_or(4).max(1));
+    fuse_config.n_threads = Some(config.threads.unwrap_or_else(default_threads).max(1));
+    // Each thread reads its own clone of /dev/fuse (no shared queue lock).
     fuse_config.clone_fd = true;
-    let session = Session::new(Adapter(Arc::new(fs)), &mnt, &fuse_config)
-        .map_err(|e| io_err(mountpoint, e))?;
+    let fs = Arc::new(fs);
+    let adapter = Adapter::new(fs.clone(), !config.disable_passthrough);
+    let session = Session::new(adapter, &mnt, &fuse_config).map_err(|e| io_err(mountpoint, e))?;
+    start_invalidator(&fs, session.notifier());
     Ok((session, mnt))
+}
+
+/// Session threads: one per core, at least 4 (a copy-up or an fsync holds
+/// a thread for its whole length; file data with passthrough needs none),
+/// at most 16.
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(4)
+        .clamp(4, 16)
+}
+
+/// Forwards attribute invalidations from the core to the kernel, from a
+/// thread of its own: a notification must never be sent from inside a
+/// request handler, where the kernel may hold the inode's lock. The thread
+/// ends when the core (and its sender) is dropped with the session.
+fn start_invalidator(fs: &UnionFs, notifier: fuser::Notifier) {
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    fs.set_invalidator(tx);
+    let spawned = std::thread::Builder::new()
+        .name("strata-inval".into())
+        .spawn(move || {
+            for ino in rx {
+                // Offset -1: attributes only, no page cache range. ENOENT
+                // just means the kernel no longer knows the inode.
+                let _ = notifier.inval_inode(fuser::INodeNo(ino), -1, 0);
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("no invalidation thread ({e}): attributes may stay cached up to their TTL");
+    }
 }
 
 fn conflicts(a: &MountOption, b: &MountOption) -> bool {

@@ -49,7 +49,11 @@ impl UnionFs {
 
     fn finish_copy_up(&self, staged: Staged) -> Res<()> {
         let res = self.install_copy(staged.ino, &staged.tmp);
-        if !matches!(res, Ok(true)) {
+        if matches!(res, Ok(true)) {
+            // Link count, ctime, blocks (and a directory's merged link
+            // count) may differ from what the kernel cached.
+            self.attrs_changed(staged.ino);
+        } else {
             // Failed, or a second name of a hard link staged it twice.
             copyup::remove_any(&staged.tmp);
         }

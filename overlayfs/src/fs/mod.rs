@@ -26,7 +26,8 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::mpsc::Sender;
+use std::sync::{Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{Errno, FileAttr, FileType, INodeNo};
@@ -37,6 +38,7 @@ use crate::readdir;
 use crate::table::{Key, Node, ROOT_INO, Table};
 
 pub use attr::SetAttr;
+pub use file::writes;
 pub use namespace::NewObject;
 
 pub type Res<T> = Result<T, Errno>;
@@ -115,6 +117,9 @@ pub struct UnionFs {
     tmp_seq: AtomicU64,
     /// Scratch dir for copy-up and atomic replacement (`<workdir>/strata`).
     scratch: Option<PathBuf>,
+    /// Inodes whose attributes changed behind the kernel's back (set once
+    /// the session exists; `mount.rs` forwards them to the notifier).
+    invalidate: OnceLock<Sender<u64>>,
 }
 
 impl UnionFs {
@@ -140,7 +145,21 @@ impl UnionFs {
             dirs: Handles::default(),
             tmp_seq: AtomicU64::new(0),
             scratch,
+            invalidate: OnceLock::new(),
         })
+    }
+
+    /// Where to send the inodes whose cached attributes must be dropped.
+    pub fn set_invalidator(&self, tx: Sender<u64>) {
+        let _ = self.invalidate.set(tx);
+    }
+
+    /// The attributes of `ino` changed without the kernel asking for it.
+    pub(crate) fn attrs_changed(&self, ino: u64) {
+        if let Some(tx) = self.invalidate.get() {
+            // The receiver ends with the session; nothing to tell then.
+            let _ = tx.send(ino);
+        }
     }
 
     pub(crate) fn table(&self) -> MutexGuard<'_, Table> {

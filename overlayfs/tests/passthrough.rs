@@ -1,0 +1,207 @@
+//! FUSE passthrough and kernel caching: the same results with passthrough
+//! on and off, copy-up with files open through passthrough, and changes
+//! seen at once by other processes although entries and attributes are
+//! cached. Integration tests: root + /dev/fuse + a kernel with
+//! CONFIG_FUSE_PASSTHROUGH (Linux >= 6.9).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::process::Command;
+
+use common::*;
+
+/// Everything a program sees after a fixed series of reads, writes,
+/// copy-ups, mmap writes and truncations.
+fn workload(on: bool) -> Vec<String> {
+    let l = layers(2);
+    let big: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 253) as u8).collect();
+    fs::write(l.lower(1, "big"), &big).unwrap();
+    l.file(0, "small", "lower\n");
+    l.file(1, "d/deep", "deep\n");
+    let u = l.mount_passthrough(on);
+    let mut seen = Vec::new();
+    let mut note = |s: String| seen.push(s);
+
+    // Reads of a lower file, whole and at offsets.
+    assert!(fs::read(u.m("big")).unwrap() == big);
+    let f = File::open(u.m("big")).unwrap();
+    let mut buf = vec![0u8; 4096];
+    f.read_exact_at(&mut buf, (2 << 20) + 17).unwrap();
+    note(format!("pread {:?}", &buf[..8]));
+    drop(f);
+
+    // Append (copy-up), then size and content through stat and read.
+    let mut a = OpenOptions::new().append(true).open(u.m("small")).unwrap();
+    a.write_all(b"appended\n").unwrap();
+    note(format!(
+        "fstat after append {}",
+        a.metadata().unwrap().len()
+    ));
+    drop(a);
+    note(format!(
+        "stat {}",
+        fs::metadata(u.m("small")).unwrap().len()
+    ));
+    note(fs::read_to_string(u.m("small")).unwrap());
+    note(fs::read_to_string(u.upper("small")).unwrap());
+
+    // A new file: write, mmap-write, read back, size and mtime move.
+    let mut n = File::create(u.m("new")).unwrap();
+    n.write_all(&[b'a'; 10000]).unwrap();
+    n.flush().unwrap();
+    let m = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(u.m("new"))
+        .unwrap();
+    common::sys::mmap_write(&m, 8192, 4096, b"MMAP").unwrap();
+    drop(m);
+    n.seek(SeekFrom::Start(20000)).unwrap();
+    n.write_all(b"end").unwrap();
+    drop(n);
+    let meta = fs::metadata(u.m("new")).unwrap();
+    note(format!("new size {}", meta.len()));
+    let mut data = Vec::new();
+    File::open(u.m("new"))
+        .unwrap()
+        .read_to_end(&mut data)
+        .unwrap();
+    note(format!(
+        "new {:?} {:?} {:?}",
+        &data[4094..4102],
+        &data[10000..10004],
+        &data[20000..]
+    ));
+    assert!(fs::read(u.upper("new")).unwrap() == data);
+
+    // Truncate a lower file by path (copy-up), then through an open file.
+    let t = OpenOptions::new().write(true).open(u.m("big")).unwrap();
+    t.set_len(1000).unwrap();
+    note(format!(
+        "truncated {}",
+        fs::metadata(u.m("big")).unwrap().len()
+    ));
+    drop(t);
+    fs::write(u.m("d/deep"), "rewritten\n").unwrap();
+    note(fs::read_to_string(u.m("d/deep")).unwrap());
+    note(format!("{:?}", u.ls("")));
+    seen
+}
+
+#[test]
+fn passthrough_on_and_off_give_the_same_results() {
+    let on = workload(true);
+    let off = workload(false);
+    assert_eq!(on, off);
+    assert!(on.contains(&"new size 20003".to_string()), "{on:?}");
+}
+
+#[test]
+fn a_read_only_open_keeps_its_lower_file() {
+    let l = layers(1);
+    l.file(0, "f", "old");
+    let u = l.mount_passthrough(true);
+    let ro = File::open(u.m("f")).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(ro.read_at(&mut buf, 0).unwrap(), 3);
+
+    // The kernel reads `f` from its lower file for `ro`: its data must not
+    // change while that lasts (it cannot move to the copy).
+    let err = OpenOptions::new().append(true).open(u.m("f")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETXTBSY), "{err}");
+    let err = fs::write(u.m("f"), "x").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETXTBSY), "{err}");
+    assert!(
+        !u.upper("f").exists(),
+        "a refused write open copied the file up"
+    );
+
+    // A copy-up that keeps the data is fine, and readers keep reading.
+    fs::set_permissions(u.m("f"), fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(u.upper("f").exists());
+    assert_eq!(fs::read_to_string(u.m("f")).unwrap(), "old");
+    assert_eq!(ro.read_at(&mut buf, 0).unwrap(), 3);
+    assert_eq!(fs::metadata(u.m("f")).unwrap().mode() & 0o777, 0o600);
+
+    // Once the reader is gone, writes go to the copy and new opens see it.
+    drop(ro);
+    fs::write(u.m("f"), "new content").unwrap();
+    assert_eq!(fs::read_to_string(u.m("f")).unwrap(), "new content");
+    assert_eq!(fs::read_to_string(u.upper("f")).unwrap(), "new content");
+    assert_eq!(fs::read_to_string(u.lower(0, "f")).unwrap(), "old");
+}
+
+#[test]
+fn an_upper_file_open_for_reading_sees_writes_of_another_open() {
+    let l = layers(1);
+    l.file(0, "f", "0123456789");
+    let u = l.mount_passthrough(true);
+    fs::write(u.m("f"), "abcdefghij").unwrap();
+    let ro = File::open(u.m("f")).unwrap();
+    let w = OpenOptions::new().write(true).open(u.m("f")).unwrap();
+    w.write_all_at(b"XY", 3).unwrap();
+    let mut buf = [0u8; 10];
+    ro.read_exact_at(&mut buf, 0).unwrap();
+    assert_eq!(&buf, b"abcXYfghij");
+}
+
+fn sh(script: &str) -> String {
+    let out = Command::new("sh").args(["-c", script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn other_processes_see_changes_at_once_with_caching_on() {
+    let l = layers(2);
+    l.file(0, "d/a", "a");
+    l.file(1, "d/b", "b");
+    l.file(1, "d/hidden", "h");
+    let u = l.mount();
+    let d = u.m("d");
+    let d = d.display();
+    // Fill the kernel's caches: entries, attributes, negative entries.
+    assert_eq!(sh(&format!("ls {d}")), "a\nb\nhidden\n");
+    assert!(!u.m("d/missing").exists());
+    assert_eq!(fs::metadata(u.m("d/a")).unwrap().len(), 1);
+
+    // Each change by one process is visible to the next one at once.
+    sh(&format!("echo created > {d}/missing"));
+    assert_eq!(sh(&format!("cat {d}/missing")), "created\n");
+    sh(&format!("rm {d}/hidden"));
+    assert_eq!(sh(&format!("ls {d}")), "a\nb\nmissing\n");
+    assert!(!u.m("d/hidden").exists());
+    sh(&format!("echo longer > {d}/a"));
+    assert_eq!(sh(&format!("stat -c %s {d}/a")), "7\n");
+    sh(&format!("mv {d}/b {d}/c"));
+    assert_eq!(sh(&format!("ls {d}")), "a\nc\nmissing\n");
+    assert_eq!(sh(&format!("cat {d}/c")), "b");
+    sh(&format!("chmod 600 {d}/c"));
+    assert_eq!(sh(&format!("stat -c %a {d}/c")), "600\n");
+    sh(&format!("mkdir {d}/hidden && touch {d}/hidden/x"));
+    assert_eq!(sh(&format!("ls {d}/hidden")), "x\n");
+}
+
+#[test]
+fn hard_link_copy_up_is_seen_through_the_other_name() {
+    let l = layers(1);
+    l.file(0, "a", "shared");
+    fs::hard_link(l.lower(0, "a"), l.lower(0, "b")).unwrap();
+    let u = l.mount();
+    let before = fs::metadata(u.m("b")).unwrap();
+    assert_eq!(before.nlink(), 2);
+    fs::write(u.m("a"), "changed through a").unwrap();
+    let after = fs::metadata(u.m("b")).unwrap();
+    assert_eq!(after.ino(), before.ino());
+    assert_eq!(after.nlink(), 2);
+    assert_eq!(after.len(), 17);
+    assert_eq!(fs::read_to_string(u.m("b")).unwrap(), "changed through a");
+}
