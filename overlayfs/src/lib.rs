@@ -22,6 +22,7 @@
 
 mod adapter;
 mod copyup;
+mod dirindex;
 mod fs;
 mod handles;
 mod layers;
@@ -54,9 +55,12 @@ pub struct Config {
     /// Extra kernel mount flags: `nodev`, `nosuid`, `noexec`, `noatime`,
     /// `dirsync`, `sync`, `ro`, `fsname=NAME`. Others are rejected.
     pub mount_options: Vec<String>,
-    /// Skip the mount-time check that every whiteout in a lower layer hides
-    /// something below it (it walks every lower layer but the bottom one).
-    pub skip_whiteout_check: bool,
+    /// Refuse to mount when a whiteout in a lower layer hides nothing
+    /// below it (usually lowerdirs given in the wrong order). Off by
+    /// default: it walks every lower layer but the bottom one, which costs
+    /// seconds for big images, and callers that compute the order (the
+    /// image store) do not need it. The mount program has `-o check_whiteouts`.
+    pub check_whiteouts: bool,
     /// Serve file data through this process even where the kernel offers
     /// FUSE passthrough (mount program: `-o passthrough=off`).
     pub disable_passthrough: bool,

@@ -78,6 +78,7 @@ fn apply_option(args: &mut Args, opt: &str) -> Result<(), String> {
                 .map_err(|_| format!("threads={v}: not a number"))?;
             args.config.threads = Some(n.max(1));
         }
+        ("check_whiteouts", None) => args.config.check_whiteouts = true,
         ("passthrough", Some("on")) => args.config.disable_passthrough = false,
         ("passthrough", Some("off")) => args.config.disable_passthrough = true,
         ("passthrough", Some(v)) => return Err(format!("passthrough={v}: on or off")),
