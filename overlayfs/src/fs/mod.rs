@@ -186,7 +186,7 @@ impl UnionFs {
         if self.stack.upper.is_none() {
             return Err(Errno::EROFS);
         }
-        {
+        let staged = {
             let shared = self.read_ns();
             let node = self.node(ino)?;
             // A node never leaves upper, so this stays true under the guard.
@@ -198,9 +198,20 @@ impl UnionFs {
                 // name), and lower layers are never written.
                 return Err(Errno::ENOENT);
             }
-        }
+            // The data copy (the long part) is made holding the lock
+            // shared, so lookups and reads elsewhere go on meanwhile;
+            // only putting it in place is exclusive.
+            if node.is_dir() {
+                None
+            } else {
+                self.stage_data(ino, true)?
+            }
+        };
         let exclusive = self.write_ns()?;
-        self.copy_up(ino)?;
+        match staged {
+            Some(staged) => self.install_staged(staged)?,
+            None => self.copy_up(ino)?,
+        }
         Ok(NsGuard::Write(exclusive))
     }
 
