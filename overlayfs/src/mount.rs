@@ -86,24 +86,37 @@ fn default_threads() -> usize {
         .clamp(4, 16)
 }
 
-/// Forwards attribute invalidations from the core to the kernel, from a
-/// thread of its own: a notification must never be sent from inside a
-/// request handler, where the kernel may hold the inode's lock. The thread
-/// ends when the core (and its sender) is dropped with the session.
-fn start_invalidator(fs: &UnionFs, notifier: fuser::Notifier) {
+/// Housekeeping thread: forwards attribute invalidations from the core to
+/// the kernel (a notification must never be sent from inside a request
+/// handler, where the kernel may hold the inode's lock), and hands freed
+/// memory back to the system once things are quiet. It holds the core
+/// weakly and ends when the core (and its sender) is dropped with the
+/// session.
+fn start_invalidator(fs: &Arc<UnionFs>, notifier: fuser::Notifier) {
+    use std::sync::mpsc::RecvTimeoutError;
     let (tx, rx) = std::sync::mpsc::channel::<u64>();
     fs.set_invalidator(tx);
+    let weak = Arc::downgrade(fs);
     let spawned = std::thread::Builder::new()
-        .name("strata-inval".into())
+        .name("strata-housekeeping".into())
         .spawn(move || {
-            for ino in rx {
-                // Offset -1: attributes only, no page cache range. ENOENT
-                // just means the kernel no longer knows the inode.
-                let _ = notifier.inval_inode(fuser::INodeNo(ino), -1, 0);
+            loop {
+                match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                    // Offset -1: attributes only, no page cache range.
+                    // ENOENT just means the kernel forgot the inode.
+                    Ok(ino) => {
+                        let _ = notifier.inval_inode(fuser::INodeNo(ino), -1, 0);
+                    }
+                    Err(RecvTimeoutError::Timeout) => match weak.upgrade() {
+                        Some(fs) => fs.trim_if_wanted(),
+                        None => return,
+                    },
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
             }
         });
     if let Err(e) = spawned {
-        log::warn!("no invalidation thread ({e}): attributes may stay cached up to their TTL");
+        log::warn!("no housekeeping thread ({e}): attributes may stay cached up to their TTL");
     }
 }
 

@@ -25,7 +25,7 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -120,6 +120,8 @@ pub struct UnionFs {
     /// Inodes whose attributes changed behind the kernel's back (set once
     /// the session exists; `mount.rs` forwards them to the notifier).
     invalidate: OnceLock<Sender<u64>>,
+    /// Much memory was freed: return it to the system when idle.
+    trim: AtomicBool,
 }
 
 impl UnionFs {
@@ -146,12 +148,28 @@ impl UnionFs {
             tmp_seq: AtomicU64::new(0),
             scratch,
             invalidate: OnceLock::new(),
+            trim: AtomicBool::new(false),
         })
     }
 
     /// Where to send the inodes whose cached attributes must be dropped.
     pub fn set_invalidator(&self, tx: Sender<u64>) {
         let _ = self.invalidate.set(tx);
+    }
+
+    /// Asks for freed memory to be handed back to the system soon (by the
+    /// housekeeping thread, outside any request).
+    pub(crate) fn want_trim(&self) {
+        self.trim.store(true, Ordering::Relaxed);
+    }
+
+    /// Hands freed heap memory back to the system if much was freed since
+    /// the last call.
+    pub fn trim_if_wanted(&self) {
+        if self.trim.swap(false, Ordering::Relaxed) {
+            log::debug!("trimming the heap ({} nodes)", self.table().len());
+            crate::sys::release_free_memory();
+        }
     }
 
     /// The attributes of `ino` changed without the kernel asking for it.

@@ -86,6 +86,11 @@ impl UnionFs {
         let mut t = self.table();
         if t.forget(ino, n) && self.files.find(|f| f.ino == ino).is_none() {
             t.remove(ino);
+            if t.shrink_if_sparse() {
+                // After many files were deleted and forgotten, the daemon
+                // returns to its idle size instead of keeping the peak.
+                self.want_trim();
+            }
         }
     }
 
