@@ -9,8 +9,8 @@ use std::time::Duration;
 use fuser::{
     AccessFlags, BackingId, CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem,
     FopenFlags, Generation, INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
-    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek,
+    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::fs::{Creds, NewObject, SetAttr, UnionFs, writes};
@@ -182,6 +182,9 @@ impl Filesystem for Adapter {
         // core serialises what must be (namespace lock). Older kernels
         // without the flag serialise them instead, which is also correct.
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
+        let _ = config.add_capabilities(
+            fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO,
+        );
         Ok(())
     }
 
@@ -462,6 +465,44 @@ impl Filesystem for Adapter {
             }
             Err(e) => reply.error(e),
         }
+    }
+
+    /// Entries with their attributes, so `ls -l`, `find` and `stat` of a
+    /// listing cost one request per buffer instead of one per entry. The
+    /// kernel asks for it adaptively (FUSE_READDIRPLUS_AUTO): plain readdir
+    /// when nobody looks at the entries.
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let entries = match self.fs.readdir(fh.0, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(e),
+        };
+        for (off, e) in entries {
+            // The kernel takes a lookup reference for every entry but `.`
+            // and `..`, so only those others are looked up (counted).
+            let dots = e.name == "." || e.name == "..";
+            let attr = if dots {
+                self.fs.getattr(e.ino)
+            } else {
+                self.fs.lookup(ino.0, &e.name)
+            };
+            // Gone since the listing was taken: left out, as by a later readdir.
+            let Ok(attr) = attr else { continue };
+            if reply.add(attr.ino, off, &e.name, &TTL, &attr, Generation(0)) {
+                // Buffer full: this entry was not sent, nor its reference.
+                if !dots {
+                    self.fs.forget(attr.ino.0, 1);
+                }
+                break;
+            }
+        }
+        reply.ok();
     }
 
     fn releasedir(

@@ -9,7 +9,7 @@ mod common;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirEntryExt, FileExt, MetadataExt, PermissionsExt};
 use std::process::Command;
 
 use common::*;
@@ -204,4 +204,34 @@ fn hard_link_copy_up_is_seen_through_the_other_name() {
     assert_eq!(after.nlink(), 2);
     assert_eq!(after.len(), 17);
     assert_eq!(fs::read_to_string(u.m("b")).unwrap(), "changed through a");
+}
+
+/// Listings come with attributes (readdirplus): what they report must be
+/// what stat says, and the references they hand out must be counted so
+/// removing the entries afterwards works.
+#[test]
+fn listings_with_attributes_match_stat() {
+    let l = layers(2);
+    for i in 0..600 {
+        l.file(i % 2, &format!("d/f{i}"), &"x".repeat(i));
+    }
+    let u = l.mount();
+    for round in 0..2 {
+        let mut n = 0;
+        for e in fs::read_dir(u.m("d")).unwrap() {
+            let e = e.unwrap();
+            let meta = fs::symlink_metadata(e.path()).unwrap();
+            let i: usize = e.file_name().to_str().unwrap()[1..].parse().unwrap();
+            assert_eq!(meta.len() as usize, i, "round {round}");
+            assert_eq!(e.ino(), meta.ino());
+            n += 1;
+        }
+        assert_eq!(n, 600);
+    }
+    for i in (0..600).step_by(3) {
+        fs::remove_file(u.m(&format!("d/f{i}"))).unwrap();
+    }
+    assert_eq!(u.ls("d").len(), 400);
+    assert!(!u.m("d/f0").exists());
+    assert_eq!(fs::metadata(u.m("d/f1")).unwrap().len(), 1);
 }
