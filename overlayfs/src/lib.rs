@@ -50,7 +50,7 @@ pub struct Config {
     pub upperdir: Option<PathBuf>,
     /// Scratch dir on the same filesystem as `upperdir` (copy-up staging).
     pub workdir: Option<PathBuf>,
-    /// FUSE session threads; `None` picks a default (4).
+    /// FUSE session threads; `None` picks one per core (2 to 8).
     pub threads: Option<usize>,
     /// Extra kernel mount flags: `nodev`, `nosuid`, `noexec`, `noatime`,
     /// `dirsync`, `sync`, `ro`, `fsname=NAME`. Others are rejected.
