@@ -13,7 +13,7 @@ use fuser::{
     ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::fs::{Creds, NewObject, SetAttr, UnionFs, writes};
+use crate::fs::{Creds, NewObject, SetAttr, UnionFs};
 use crate::passthrough::{Passthrough, Reply};
 
 /// Entry and attribute cache lifetime, also for negative entries. The
@@ -47,25 +47,22 @@ impl Adapter {
             return reply.cached(fh);
         }
         let file = self.fs.files.get(fh);
-        let upper = file.as_ref().is_some_and(|f| f.is_upper());
         let mut table = self.pt.lock();
-        let decision = table.open(ino, fh, upper, || match reply.backing(&file?.current()) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                self.pt.warn_once(&e);
-                None
+        let decision = table.open(ino, fh, || {
+            // Lower files stay on the daemon path (see passthrough.rs).
+            let file = file.filter(|f| f.is_upper())?;
+            match reply.backing(&file.current()) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    self.pt.warn_once(&e);
+                    None
+                }
             }
         });
         match decision {
             Reply::Passthrough(id) => reply.passthrough(fh, id),
             Reply::Cached => reply.cached(fh),
         }
-    }
-
-    /// Refuses to change the data of `ino` while the kernel reads it from
-    /// its lower file for an open handle (see `passthrough.rs`).
-    fn data_busy(&self, ino: u64) -> bool {
-        self.pt.enabled() && self.pt.lock().lower_backed(ino)
     }
 }
 
@@ -237,9 +234,6 @@ impl Filesystem for Adapter {
             mtime,
             fh: fh.map(|f| f.0),
         };
-        if set.size.is_some() && self.data_busy(ino.0) {
-            return reply.error(Errno::ETXTBSY);
-        }
         match self.fs.setattr(ino.0, set) {
             Ok(attr) => reply.attr(&TTL, &attr),
             Err(e) => reply.error(e),
@@ -357,9 +351,6 @@ impl Filesystem for Adapter {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        if writes(flags.0) && self.data_busy(ino.0) {
-            return reply.error(Errno::ETXTBSY);
-        }
         match self.fs.open(ino.0, flags.0) {
             Ok(fh) => self.open_reply(ino.0, fh, reply),
             Err(e) => reply.error(e),

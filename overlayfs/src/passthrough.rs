@@ -10,13 +10,13 @@
 //! registered backing file; every open of the inode reuses it until the
 //! last one is released.
 //!
-//! Copy-up: a lower file open read-only keeps its lower backing file (the
-//! kernel cannot move it). So that such a reader never sees stale data,
-//! anything that would change the data of an inode whose kernel backing is
-//! still the lower file (open for write, truncate) fails with ETXTBSY until
-//! those files are closed; copy-ups that keep the data (chmod, chown,
-//! xattrs, rename) are allowed, and later read-only opens share the lower
-//! backing, which holds the same bytes as the copy.
+//! Only upper files are registered. A lower file's backing file could not
+//! be swapped for the copy when the file is copied up while open, so a
+//! reader would keep reading the old data (or the copy-up would have to be
+//! refused); lower files are served through this process instead (with
+//! the page cache kept), where an open follows its file up as with kernel
+//! overlayfs. An inode opened that way stays in that mode until all its
+//! opens are closed, also for opens of its copy.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -27,8 +27,8 @@ use fuser::BackingId;
 
 #[derive(Debug)]
 enum Mode {
-    /// Data goes through the kernel to `id`; `upper` says which layer.
-    Backed { id: BackingId, upper: bool },
+    /// Data goes through the kernel to `id`.
+    Backed { id: BackingId },
     /// Data goes through this process (read/write requests), page cache kept.
     Cached,
 }
@@ -96,18 +96,6 @@ impl Passthrough {
 }
 
 impl Table {
-    /// Whether the data of `ino` must not change now: the kernel still
-    /// reads it from its lower file for some open handle.
-    pub fn lower_backed(&self, ino: u64) -> bool {
-        matches!(
-            self.inodes.get(&ino),
-            Some(Inode {
-                mode: Mode::Backed { upper: false, .. },
-                ..
-            })
-        )
-    }
-
     /// Records open `fh` of `ino`. `register` is called only when the
     /// inode has no open handles yet; it returns the backing id or the
     /// reason passthrough is not possible (the inode then uses cached I/O
@@ -116,7 +104,6 @@ impl Table {
         &mut self,
         ino: u64,
         fh: u64,
-        upper: bool,
         register: impl FnOnce() -> Option<BackingId>,
     ) -> Reply<'_> {
         self.handles.insert(fh, ino);
@@ -128,7 +115,7 @@ impl Table {
             }
             Entry::Vacant(v) => {
                 let mode = match register() {
-                    Some(id) => Mode::Backed { id, upper },
+                    Some(id) => Mode::Backed { id },
                     None => Mode::Cached,
                 };
                 v.insert(Inode { mode, users: 1 })
@@ -170,12 +157,11 @@ mod tests {
         let mut t = Table::default();
         // No backing possible: cached, and later opens stay cached even
         // if registration would now work (the kernel forbids mixing).
-        assert!(matches!(t.open(5, 1, false, || None), Reply::Cached));
+        assert!(matches!(t.open(5, 1, || None), Reply::Cached));
         assert!(matches!(
-            t.open(5, 2, false, || panic!("registered twice")),
+            t.open(5, 2, || panic!("registered twice")),
             Reply::Cached
         ));
-        assert!(!t.lower_backed(5));
         t.release(1);
         assert_eq!(t.open_inodes(), 1);
         t.release(2);

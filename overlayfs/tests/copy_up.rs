@@ -321,13 +321,11 @@ fn readers_never_see_a_partial_copy() {
     u.assert_work_clean();
 }
 
-/// Without passthrough, as kernel overlayfs; with it, see
-/// `passthrough::a_read_only_open_keeps_its_lower_file`.
 #[test]
 fn a_read_only_open_follows_its_file_up() {
     let l = layers(1);
     l.file(0, "f", "old");
-    let u = l.mount_passthrough(false);
+    let u = l.mount();
     let ro = File::open(u.m("f")).unwrap();
     let mut buf = [0u8; 16];
     assert_eq!(ro.read_at(&mut buf, 0).unwrap(), 3);

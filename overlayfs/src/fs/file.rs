@@ -15,7 +15,7 @@ use crate::handles::OpenFile;
 use crate::layers::Layer;
 
 /// Whether open flags may modify the file (needs copy-up).
-pub fn writes(flags: i32) -> bool {
+fn writes(flags: i32) -> bool {
     flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0
 }
 

@@ -38,7 +38,6 @@ use crate::readdir;
 use crate::table::{Key, Node, ROOT_INO, Table};
 
 pub use attr::SetAttr;
-pub use file::writes;
 pub use namespace::NewObject;
 
 pub type Res<T> = Result<T, Errno>;
