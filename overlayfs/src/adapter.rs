@@ -49,8 +49,10 @@ impl Adapter {
         let file = self.fs.files.get(fh);
         let mut table = self.pt.lock();
         let decision = table.open(ino, fh, || {
-            // Lower files stay on the daemon path (see passthrough.rs).
-            let file = file.filter(|f| f.is_upper())?;
+            // Lower files stay on the daemon path (see passthrough.rs),
+            // unless nothing can be copied up: a read-only union.
+            let read_only = self.fs.stack.upper.is_none();
+            let file = file.filter(|f| f.is_upper() || read_only)?;
             match reply.backing(&file.current()) {
                 Ok(id) => Some(id),
                 Err(e) => {

@@ -15,7 +15,8 @@
 //! reader would keep reading the old data (or the copy-up would have to be
 //! refused); lower files are served through this process instead (with
 //! the page cache kept), where an open follows its file up as with kernel
-//! overlayfs. An inode opened that way stays in that mode until all its
+//! overlayfs. A read-only union (no upper layer) registers lower files too:
+//! nothing there can be copied up. An inode opened that way stays in that mode until all its
 //! opens are closed, also for opens of its copy.
 
 use std::collections::HashMap;

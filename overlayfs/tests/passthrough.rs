@@ -227,3 +227,28 @@ fn listings_with_attributes_match_stat() {
     assert!(!u.m("d/f0").exists());
     assert_eq!(fs::metadata(u.m("d/f1")).unwrap().len(), 1);
 }
+
+/// A read-only union copies nothing up, so its lower files are read with
+/// passthrough; reads, mmap and listings give the layers' bytes.
+#[test]
+fn read_only_union_reads_lower_files() {
+    let l = layers(2);
+    let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 241) as u8).collect();
+    fs::write(l.lower(1, "big"), &data).unwrap();
+    l.file(0, "small", "top");
+    let u = l.mount_ro();
+    assert!(fs::read(u.m("big")).unwrap() == data);
+    let f = File::open(u.m("big")).unwrap();
+    let g = File::open(u.m("big")).unwrap();
+    let mut buf = [0u8; 5];
+    f.read_exact_at(&mut buf, 4000).unwrap();
+    assert_eq!(&buf[..], &data[4000..4005]);
+    g.read_exact_at(&mut buf, 999_000).unwrap();
+    assert_eq!(&buf[..], &data[999_000..999_005]);
+    assert_eq!(fs::read_to_string(u.m("small")).unwrap(), "top");
+    let err = OpenOptions::new()
+        .write(true)
+        .open(u.m("small"))
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EROFS));
+}
