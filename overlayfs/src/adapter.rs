@@ -7,19 +7,125 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fuser::{
-    AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags,
-    Generation, INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
-    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs,
-    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    AccessFlags, BackingId, CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem,
+    FopenFlags, Generation, INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek,
+    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::fs::{Creds, NewObject, SetAttr, UnionFs};
+use crate::passthrough::{Passthrough, Reply};
 
-/// Entry and attribute cache lifetime. Zero until invalidation is wired
-/// (issue 3): every change is then seen at once by every process.
-const TTL: Duration = Duration::ZERO;
+/// Entry and attribute cache lifetime, also for negative entries. The
+/// mount is private: every change goes through it, so the kernel's caches
+/// stay right by themselves, and what strata changes on its own (link
+/// counts at a hard-link copy-up) is invalidated through the notifier.
+/// Changing the layers behind a mounted union is undefined, as for kernel
+/// overlayfs.
+const TTL: Duration = Duration::from_secs(60);
 
-pub struct Adapter(pub Arc<UnionFs>);
+pub struct Adapter {
+    pub fs: Arc<UnionFs>,
+    /// Asked for (`Config::disable_passthrough` unset).
+    want_passthrough: bool,
+    pt: Passthrough,
+}
+
+impl Adapter {
+    pub fn new(fs: Arc<UnionFs>, want_passthrough: bool) -> Self {
+        Adapter {
+            fs,
+            want_passthrough,
+            pt: Passthrough::new(),
+        }
+    }
+
+    /// Answers an open of `ino` as handle `fh`: passthrough to the backing
+    /// file when the kernel allows it, else data through this process.
+    fn open_reply(&self, ino: u64, fh: u64, reply: impl OpenReply) {
+        if !self.pt.enabled() {
+            return reply.cached(fh);
+        }
+        let file = self.fs.files.get(fh);
+        let mut table = self.pt.lock();
+        let decision = table.open(ino, fh, || {
+            // Lower files stay on the daemon path (see passthrough.rs),
+            // unless nothing can be copied up: a read-only union.
+            let read_only = self.fs.stack.upper.is_none();
+            let file = file.filter(|f| f.is_upper() || read_only)?;
+            match reply.backing(&file.current()) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    self.pt.warn_once(&e);
+                    None
+                }
+            }
+        });
+        match decision {
+            Reply::Passthrough(id) => reply.passthrough(fh, id),
+            Reply::Cached => reply.cached(fh),
+        }
+    }
+}
+
+/// The two replies that open a file (open, create).
+trait OpenReply {
+    fn backing(&self, file: &std::fs::File) -> std::io::Result<BackingId>;
+    fn passthrough(self, fh: u64, id: &BackingId);
+    fn cached(self, fh: u64);
+}
+
+impl OpenReply for ReplyOpen {
+    fn backing(&self, file: &std::fs::File) -> std::io::Result<BackingId> {
+        self.open_backing(file)
+    }
+    fn passthrough(self, fh: u64, id: &BackingId) {
+        self.opened_passthrough(FileHandle(fh), FopenFlags::empty(), id)
+    }
+    fn cached(self, fh: u64) {
+        // The page cache stays valid across opens: data only changes
+        // through this mount (and a passthrough inode never mixes in).
+        self.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE)
+    }
+}
+
+struct CreateReply(ReplyCreate, FileAttr);
+
+impl OpenReply for CreateReply {
+    fn backing(&self, file: &std::fs::File) -> std::io::Result<BackingId> {
+        self.0.open_backing(file)
+    }
+    fn passthrough(self, fh: u64, id: &BackingId) {
+        let flags = FopenFlags::empty();
+        (self.0).created_passthrough(&TTL, &self.1, Generation(0), FileHandle(fh), flags, id)
+    }
+    fn cached(self, fh: u64) {
+        let flags = FopenFlags::FOPEN_KEEP_CACHE;
+        (self.0).created(&TTL, &self.1, Generation(0), FileHandle(fh), flags)
+    }
+}
+
+/// Attributes of a name that does not exist: inode 0 makes the kernel
+/// cache a negative entry for the entry TTL.
+fn negative_entry() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: std::time::UNIX_EPOCH,
+        mtime: std::time::UNIX_EPOCH,
+        ctime: std::time::UNIX_EPOCH,
+        crtime: std::time::UNIX_EPOCH,
+        kind: fuser::FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 0,
+        flags: 0,
+    }
+}
 
 fn creds(req: &Request) -> Creds {
     Creds {
@@ -54,26 +160,49 @@ fn xattr_reply(reply: ReplyXattr, size: u32, res: Result<Vec<u8>, Errno>) {
 impl Filesystem for Adapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         let _ = config.set_max_write(1 << 20);
+        if self.want_passthrough {
+            // Depth 1: backing files on a plain filesystem, and a kernel
+            // overlayfs may still stack on top of this mount. Layers on a
+            // stacked fs fail registration and fall back per inode.
+            let granted = config
+                .add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH)
+                .is_ok()
+                && config.set_max_stack_depth(1).is_ok();
+            self.pt.set_enabled(granted);
+        }
+        if self.pt.enabled() {
+            log::info!("file data: FUSE passthrough to the backing files");
+        } else if self.want_passthrough {
+            log::warn!("file data: through strata-overlayfs (the kernel lacks FUSE passthrough)");
+        } else {
+            log::info!("file data: through strata-overlayfs (passthrough=off)");
+        }
         // Lookups and readdirs of one directory may run concurrently: the
         // core serialises what must be (namespace lock). Older kernels
         // without the flag serialise them instead, which is also correct.
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
+        let _ = config.add_capabilities(
+            fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO,
+        );
         Ok(())
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        entry(reply, self.0.lookup(parent.0, name));
+        match self.fs.lookup(parent.0, name) {
+            Err(Errno::ENOENT) => reply.entry(&TTL, &negative_entry(), Generation(0)),
+            res => entry(reply, res),
+        }
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.0.forget(ino.0, nlookup);
+        self.fs.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
         // The node knows where the object is; an open handle may be a
         // lower file since copied up, so it is not used here.
         let _ = fh;
-        let res = self.0.getattr(ino.0);
+        let res = self.fs.getattr(ino.0);
         match res {
             Ok(attr) => reply.attr(&TTL, &attr),
             Err(e) => reply.error(e),
@@ -107,14 +236,14 @@ impl Filesystem for Adapter {
             mtime,
             fh: fh.map(|f| f.0),
         };
-        match self.0.setattr(ino.0, set) {
+        match self.fs.setattr(ino.0, set) {
             Ok(attr) => reply.attr(&TTL, &attr),
             Err(e) => reply.error(e),
         }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        match self.0.readlink(ino.0) {
+        match self.fs.readlink(ino.0) {
             Ok(t) => reply.data(&t),
             Err(e) => reply.error(e),
         }
@@ -140,7 +269,7 @@ impl Filesystem for Adapter {
         };
         entry(
             reply,
-            self.0
+            self.fs
                 .create_object(parent.0, name, creds(req), new)
                 .map(|(a, _)| a),
         );
@@ -158,18 +287,18 @@ impl Filesystem for Adapter {
         let new = NewObject::Dir { mode };
         entry(
             reply,
-            self.0
+            self.fs
                 .create_object(parent.0, name, creds(req), new)
                 .map(|(a, _)| a),
         );
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(reply, self.0.unlink(parent.0, name));
+        empty(reply, self.fs.unlink(parent.0, name));
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(reply, self.0.rmdir(parent.0, name));
+        empty(reply, self.fs.rmdir(parent.0, name));
     }
 
     fn symlink(
@@ -183,7 +312,7 @@ impl Filesystem for Adapter {
         let new = NewObject::Symlink { target };
         entry(
             reply,
-            self.0
+            self.fs
                 .create_object(parent.0, link_name, creds(req), new)
                 .map(|(a, _)| a),
         );
@@ -201,7 +330,7 @@ impl Filesystem for Adapter {
     ) {
         empty(
             reply,
-            self.0
+            self.fs
                 .rename(parent.0, name, newparent.0, newname, flags.bits()),
         );
     }
@@ -217,15 +346,15 @@ impl Filesystem for Adapter {
         let new = NewObject::Link { ino: ino.0 };
         entry(
             reply,
-            self.0
+            self.fs
                 .create_object(newparent.0, newname, creds(req), new)
                 .map(|(a, _)| a),
         );
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.0.open(ino.0, flags.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+        match self.fs.open(ino.0, flags.0) {
+            Ok(fh) => self.open_reply(ino.0, fh, reply),
             Err(e) => reply.error(e),
         }
     }
@@ -241,7 +370,7 @@ impl Filesystem for Adapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.0.read(fh.0, offset, size) {
+        match self.fs.read(fh.0, offset, size) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(e),
         }
@@ -259,7 +388,7 @@ impl Filesystem for Adapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.0.write(fh.0, offset, data) {
+        match self.fs.write(fh.0, offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(e),
         }
@@ -287,7 +416,8 @@ impl Filesystem for Adapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.0.release(fh.0);
+        self.pt.lock().release(fh.0);
+        self.fs.release(fh.0);
         reply.ok();
     }
 
@@ -299,11 +429,11 @@ impl Filesystem for Adapter {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.0.fsync(fh.0, datasync));
+        empty(reply, self.fs.fsync(fh.0, datasync));
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.0.opendir(ino.0) {
+        match self.fs.opendir(ino.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(e),
         }
@@ -317,7 +447,7 @@ impl Filesystem for Adapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        match self.0.readdir(fh.0, offset) {
+        match self.fs.readdir(fh.0, offset) {
             Ok(entries) => {
                 for (off, e) in entries {
                     if reply.add(INodeNo(e.ino), off, e.kind, &e.name) {
@@ -330,6 +460,44 @@ impl Filesystem for Adapter {
         }
     }
 
+    /// Entries with their attributes, so `ls -l`, `find` and `stat` of a
+    /// listing cost one request per buffer instead of one per entry. The
+    /// kernel asks for it adaptively (FUSE_READDIRPLUS_AUTO): plain readdir
+    /// when nobody looks at the entries.
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let entries = match self.fs.readdir(fh.0, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(e),
+        };
+        for (off, e) in entries {
+            // The kernel takes a lookup reference for every entry but `.`
+            // and `..`, so only those others are looked up (counted).
+            let dots = e.name == "." || e.name == "..";
+            let attr = if dots {
+                self.fs.getattr(e.ino)
+            } else {
+                self.fs.lookup(ino.0, &e.name)
+            };
+            // Gone since the listing was taken: left out, as by a later readdir.
+            let Ok(attr) = attr else { continue };
+            if reply.add(attr.ino, off, &e.name, &TTL, &attr, Generation(0)) {
+                // Buffer full: this entry was not sent, nor its reference.
+                if !dots {
+                    self.fs.forget(attr.ino.0, 1);
+                }
+                break;
+            }
+        }
+        reply.ok();
+    }
+
     fn releasedir(
         &self,
         _req: &Request,
@@ -338,7 +506,7 @@ impl Filesystem for Adapter {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        self.0.releasedir(fh.0);
+        self.fs.releasedir(fh.0);
         reply.ok();
     }
 
@@ -350,11 +518,11 @@ impl Filesystem for Adapter {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.0.fsyncdir(ino.0));
+        empty(reply, self.fs.fsyncdir(ino.0));
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        match self.0.statfs() {
+        match self.fs.statfs() {
             Ok(s) => reply.statfs(
                 s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
             ),
@@ -372,19 +540,19 @@ impl Filesystem for Adapter {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.0.setxattr(ino.0, name, value, flags));
+        empty(reply, self.fs.setxattr(ino.0, name, value, flags));
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        xattr_reply(reply, size, self.0.getxattr(ino.0, name));
+        xattr_reply(reply, size, self.fs.getxattr(ino.0, name));
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        xattr_reply(reply, size, self.0.listxattr(ino.0));
+        xattr_reply(reply, size, self.fs.listxattr(ino.0));
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(reply, self.0.removexattr(ino.0, name));
+        empty(reply, self.fs.removexattr(ino.0, name));
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
@@ -403,17 +571,11 @@ impl Filesystem for Adapter {
         reply: ReplyCreate,
     ) {
         let new = NewObject::File { mode, flags };
-        match self.0.create_object(parent.0, name, creds(req), new) {
+        match self.fs.create_object(parent.0, name, creds(req), new) {
             Ok((attr, Some(file))) => {
                 let fh =
-                    (self.0.files).insert(crate::handles::OpenFile::new(attr.ino.0, file, true));
-                reply.created(
-                    &TTL,
-                    &attr,
-                    Generation(0),
-                    FileHandle(fh),
-                    FopenFlags::empty(),
-                );
+                    (self.fs.files).insert(crate::handles::OpenFile::new(attr.ino.0, file, true));
+                self.open_reply(attr.ino.0, fh, CreateReply(reply, attr));
             }
             Ok((_, None)) => reply.error(Errno::EIO),
             Err(e) => reply.error(e),
@@ -430,7 +592,7 @@ impl Filesystem for Adapter {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.0.fallocate(fh.0, offset, length, mode));
+        empty(reply, self.fs.fallocate(fh.0, offset, length, mode));
     }
 
     fn lseek(
@@ -442,7 +604,7 @@ impl Filesystem for Adapter {
         whence: i32,
         reply: ReplyLseek,
     ) {
-        match self.0.lseek(fh.0, offset, whence) {
+        match self.fs.lseek(fh.0, offset, whence) {
             Ok(o) => reply.offset(o),
             Err(e) => reply.error(e),
         }
@@ -462,7 +624,7 @@ impl Filesystem for Adapter {
         reply: ReplyWrite,
     ) {
         match self
-            .0
+            .fs
             .copy_file_range(fh_in.0, offset_in, fh_out.0, offset_out, len)
         {
             Ok(n) => reply.written(n),

@@ -9,6 +9,7 @@ use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::dirindex::DirIndexes;
 use crate::markers;
 
 /// One layer of the stack.
@@ -26,6 +27,8 @@ pub struct Stack {
     pub upper: Option<PathBuf>,
     pub work: Option<PathBuf>,
     pub lowers: Vec<PathBuf>,
+    /// Name indexes of directories merged from many lower layers.
+    pub index: DirIndexes,
 }
 
 /// A name found in the stack.
@@ -109,6 +112,8 @@ impl Stack {
         if markers::is_marker_name(name) {
             return Ok(None);
         }
+        let narrowed = self.index.candidates(self, dir_layers, dir, name)?;
+        let dir_layers = &*narrowed;
         let rel = dir.join(name);
         let mut found: Option<Found> = None;
         for &layer in dir_layers {
@@ -176,6 +181,7 @@ mod tests {
             upper: Some(tmp.join("u")),
             work: None,
             lowers,
+            index: DirIndexes::default(),
         }
     }
 

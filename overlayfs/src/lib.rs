@@ -22,12 +22,14 @@
 
 mod adapter;
 mod copyup;
+mod dirindex;
 mod fs;
 mod handles;
 mod layers;
 mod markers;
 mod mount;
 pub mod options;
+mod passthrough;
 mod readdir;
 mod sys;
 mod table;
@@ -48,14 +50,20 @@ pub struct Config {
     pub upperdir: Option<PathBuf>,
     /// Scratch dir on the same filesystem as `upperdir` (copy-up staging).
     pub workdir: Option<PathBuf>,
-    /// FUSE session threads; `None` picks a default (4).
+    /// FUSE session threads; `None` picks one per core (2 to 8).
     pub threads: Option<usize>,
     /// Extra kernel mount flags: `nodev`, `nosuid`, `noexec`, `noatime`,
     /// `dirsync`, `sync`, `ro`, `fsname=NAME`. Others are rejected.
     pub mount_options: Vec<String>,
-    /// Skip the mount-time check that every whiteout in a lower layer hides
-    /// something below it (it walks every lower layer but the bottom one).
-    pub skip_whiteout_check: bool,
+    /// Refuse to mount when a whiteout in a lower layer hides nothing
+    /// below it (usually lowerdirs given in the wrong order). Off by
+    /// default: it walks every lower layer but the bottom one, which costs
+    /// seconds for big images, and callers that compute the order (the
+    /// image store) do not need it. The mount program has `-o check_whiteouts`.
+    pub check_whiteouts: bool,
+    /// Serve file data through this process even where the kernel offers
+    /// FUSE passthrough (mount program: `-o passthrough=off`).
+    pub disable_passthrough: bool,
 }
 
 /// Errors of setting up or tearing down a mount.

@@ -66,11 +66,60 @@ fn session(config: &Config, mountpoint: &Path) -> Result<(Session<Adapter>, Path
     let mut fuse_config = fuser::Config::default();
     fuse_config.mount_options = opts;
     fuse_config.acl = SessionACL::All;
-    fuse_config.n_threads = Some(config.threads.unwrap_or(4).max(1));
+    fuse_config.n_threads = Some(config.threads.unwrap_or_else(default_threads).max(1));
+    // Each thread reads its own clone of /dev/fuse (no shared queue lock).
     fuse_config.clone_fd = true;
-    let session = Session::new(Adapter(Arc::new(fs)), &mnt, &fuse_config)
-        .map_err(|e| io_err(mountpoint, e))?;
+    let fs = Arc::new(fs);
+    let adapter = Adapter::new(fs.clone(), !config.disable_passthrough);
+    let session = Session::new(adapter, &mnt, &fuse_config).map_err(|e| io_err(mountpoint, e))?;
+    start_invalidator(&fs, session.notifier());
     Ok((session, mnt))
+}
+
+/// Session threads: one per core, at least 2 (a copy-up or an fsync holds
+/// a thread for its whole length), at most 8. More threads than cores made
+/// sequential metadata work slower here (each request may wake a cold
+/// thread): `find` over 15k entries took 0.9-1.2 s with 1-2 threads and
+/// 1.5-2 s with 4 on 2 cores. File data with passthrough needs none.
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
+}
+
+/// Housekeeping thread: forwards attribute invalidations from the core to
+/// the kernel (a notification must never be sent from inside a request
+/// handler, where the kernel may hold the inode's lock), and hands freed
+/// memory back to the system once things are quiet. It holds the core
+/// weakly and ends when the core (and its sender) is dropped with the
+/// session.
+fn start_invalidator(fs: &Arc<UnionFs>, notifier: fuser::Notifier) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    fs.set_invalidator(tx);
+    let weak = Arc::downgrade(fs);
+    let spawned = std::thread::Builder::new()
+        .name("strata-housekeeping".into())
+        .spawn(move || {
+            loop {
+                match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                    // Offset -1: attributes only, no page cache range.
+                    // ENOENT just means the kernel forgot the inode.
+                    Ok(ino) => {
+                        let _ = notifier.inval_inode(fuser::INodeNo(ino), -1, 0);
+                    }
+                    Err(RecvTimeoutError::Timeout) => match weak.upgrade() {
+                        Some(fs) => fs.trim_if_wanted(),
+                        None => return,
+                    },
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("no housekeeping thread ({e}): attributes may stay cached up to their TTL");
+    }
 }
 
 fn conflicts(a: &MountOption, b: &MountOption) -> bool {

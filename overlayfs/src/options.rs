@@ -78,6 +78,10 @@ fn apply_option(args: &mut Args, opt: &str) -> Result<(), String> {
                 .map_err(|_| format!("threads={v}: not a number"))?;
             args.config.threads = Some(n.max(1));
         }
+        ("check_whiteouts", None) => args.config.check_whiteouts = true,
+        ("passthrough", Some("on")) => args.config.disable_passthrough = false,
+        ("passthrough", Some("off")) => args.config.disable_passthrough = true,
+        ("passthrough", Some(v)) => return Err(format!("passthrough={v}: on or off")),
         ("fsname", Some(_)) => args.config.mount_options.push(opt.to_string()),
         ("ro", None) => {
             args.config.mount_options.push("ro".into());
@@ -188,6 +192,15 @@ mod tests {
         assert!(a.foreground);
         assert_eq!(a.config.upperdir, None);
         assert_eq!(a.config.mount_options, vec!["ro".to_string()]);
+    }
+
+    #[test]
+    fn passthrough_can_be_forced_off() {
+        assert!(!run(&["-o", "lowerdir=/a", "/m"]).config.disable_passthrough);
+        let a = run(&["-o", "lowerdir=/a,passthrough=off", "/m"]);
+        assert!(a.config.disable_passthrough);
+        assert!(a.warnings.is_empty());
+        assert!(parse(["-o", "lowerdir=/a,passthrough=maybe", "/m"].map(OsString::from)).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Raw syscalls that neither `std` nor `nix` wrap: extended attributes on
-//! paths that must not follow symlinks (`l*xattr`).
+//! paths that must not follow symlinks (`l*xattr`), and glibc's
+//! `malloc_trim`.
 //!
 //! This is the only module of the crate allowed to use `unsafe`: each
 //! function is one syscall on pointers it builds from owned Rust values.
@@ -17,6 +18,17 @@ fn cpath(path: &Path) -> io::Result<CString> {
 
 fn cname(name: &OsStr) -> io::Result<CString> {
     CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Returns free heap memory to the system (glibc keeps freed memory in
+/// its arenas otherwise, so the RSS would stay at its peak).
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim takes no pointers and only walks the allocator's
+    // own free lists, under its locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Turns a `ssize_t` syscall result into a length or the errno.

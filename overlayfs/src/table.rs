@@ -308,8 +308,28 @@ impl Table {
         node.nlookup == 0 && node.unlinked() && ino != ROOT_INO
     }
 
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
     pub fn remove(&mut self, ino: u64) {
         self.nodes.remove(&ino);
+    }
+
+    /// Gives back the room of removed nodes once the maps are mostly
+    /// empty (a hash map never shrinks by itself). Returns whether it did,
+    /// so the caller can hand the freed memory back to the system.
+    pub fn shrink_if_sparse(&mut self) -> bool {
+        const MIN_CAPACITY: usize = 4096;
+        let cap = self.nodes.capacity();
+        if cap < MIN_CAPACITY || self.nodes.len() * 4 > cap {
+            return false;
+        }
+        self.nodes.shrink_to_fit();
+        self.by_key.shrink_to_fit();
+        self.by_path.shrink_to_fit();
+        self.copied.shrink_to_fit();
+        true
     }
 }
 

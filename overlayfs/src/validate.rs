@@ -75,7 +75,7 @@ pub fn validate(config: &Config, mountpoint: &Path) -> Result<(Stack, PathBuf), 
         .iter()
         .map(|l| check_dir(l, "lower dir"))
         .collect::<Result<Vec<_>, _>>()?;
-    if !config.skip_whiteout_check {
+    if config.check_whiteouts {
         check_whiteouts(&lowers)?;
     }
     let (upper, work) = match (&config.upperdir, &config.workdir) {
@@ -158,6 +158,7 @@ pub fn validate(config: &Config, mountpoint: &Path) -> Result<(Stack, PathBuf), 
             upper,
             work,
             lowers,
+            index: Default::default(),
         },
         mnt,
     ))

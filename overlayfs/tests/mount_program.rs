@@ -221,7 +221,8 @@ fn bad_input_gets_one_line_naming_the_path_and_mounts_nothing() {
     );
 
     l.whiteout(0, "hides_nothing");
-    assert_refused(&["-o", &opts(&l)], &mnt, &l.lower(0, "hides_nothing"));
+    let checked = format!("{},check_whiteouts", opts(&l));
+    assert_refused(&["-o", &checked], &mnt, &l.lower(0, "hides_nothing"));
     fs::remove_file(l.lower(0, "hides_nothing")).unwrap();
 
     let shm = tempfile::tempdir_in("/dev/shm").unwrap();

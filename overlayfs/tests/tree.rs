@@ -156,3 +156,48 @@ fn read_only_mode_serves_lowers_and_refuses_writes() {
     assert_eq!(errno_of(fs::remove_file(u.m("f"))), libc::EROFS);
     assert!(ls(&u.upper("")).is_empty());
 }
+
+/// Directories merged from many layers are looked up through an index of
+/// the layers' listings: every rule must hold the same as layer by layer.
+#[test]
+fn deep_stacks_resolve_like_shallow_ones() {
+    let l = layers(20);
+    for i in 0..20 {
+        l.file(i, &format!("d/own{i}"), &format!("{i}"));
+    }
+    l.file(19, "d/bottom", "bottom");
+    l.file(12, "d/shadowed", "12");
+    l.file(3, "d/shadowed", "3");
+    l.file(15, "d/gone", "x");
+    l.whiteout(5, "d/gone");
+    l.file(15, "d/gone_oci", "x");
+    l.file(7, "d/.wh.gone_oci", "");
+    l.file(18, "d/sub/low", "low");
+    l.file(2, "d/sub/high", "high");
+    l.file(16, "d/opq/below", "below");
+    l.file(4, "d/opq/above", "above");
+    assert!(
+        setxattr(&l.lower(4, "d/opq"), "trusted.overlay.opaque", "y")
+            .status
+            .success()
+    );
+    let u = l.mount();
+    assert_eq!(fs::read_to_string(u.m("d/bottom")).unwrap(), "bottom");
+    assert_eq!(fs::read_to_string(u.m("d/shadowed")).unwrap(), "3");
+    assert_eq!(fs::read_to_string(u.m("d/own17")).unwrap(), "17");
+    assert!(!u.m("d/gone").exists());
+    assert!(!u.m("d/gone_oci").exists());
+    assert!(!u.m("d/absent").exists());
+    assert_eq!(u.ls("d/sub"), ["high", "low"]);
+    assert_eq!(u.ls("d/opq"), ["above"]);
+    assert!(!u.m("d/opq/below").exists());
+    // Upper changes are seen at once (the upper layer is never indexed).
+    fs::write(u.m("d/bottom"), "changed").unwrap();
+    assert_eq!(fs::read_to_string(u.m("d/bottom")).unwrap(), "changed");
+    fs::remove_file(u.m("d/shadowed")).unwrap();
+    assert!(!u.m("d/shadowed").exists());
+    fs::write(u.m("d/gone"), "back").unwrap();
+    assert_eq!(fs::read_to_string(u.m("d/gone")).unwrap(), "back");
+    // own0..own19, bottom, gone (made again), opq, sub; shadowed removed.
+    assert_eq!(u.ls("d").len(), 20 + 4);
+}

@@ -41,15 +41,57 @@ impl UnionFs {
         }
         let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
         self.ensure_upper_dir(path.parent().unwrap_or(Path::new("")))?;
+        self.stage_data(ino, durable)
+    }
+
+    /// Builds the copy of lower object `ino` in the scratch dir, touching
+    /// nothing anyone can see: callers may hold `ns` shared only, since a
+    /// lower object never changes. Installing it needs `ns` exclusive
+    /// (`install_staged`).
+    pub(crate) fn stage_data(&self, ino: u64, durable: bool) -> Res<Option<Staged>> {
+        let node = self.node(ino)?;
+        if node.layer == Layer::Upper {
+            return Ok(None);
+        }
         let src = self.stack.path(node.layer, &node.src);
         let tmp = self.tmp_path()?;
         copyup::copy_to_work(&src, &tmp, durable).map_err(errno)?;
         Ok(Some(Staged { ino, tmp }))
     }
 
+    /// Puts a copy staged under the shared lock in place (parents first).
+    /// Caller holds `ns` exclusively. If `ino` went up meanwhile (another
+    /// copy-up, a directory rename), the staged copy is dropped; if it lost
+    /// its name, so does the copy-up.
+    pub(crate) fn install_staged(&self, staged: Staged) -> Res<()> {
+        let node = match self.node(staged.ino) {
+            Ok(n) if n.layer != Layer::Upper => n,
+            other => {
+                copyup::remove_any(&staged.tmp);
+                return other.map(|_| ());
+            }
+        };
+        let parent = node
+            .path()
+            .map(|p| p.parent().unwrap_or(Path::new("")).to_path_buf());
+        let res = match parent {
+            Some(parent) => self.ensure_upper_dir(&parent),
+            None => Err(Errno::ENOENT),
+        };
+        if let Err(e) = res {
+            copyup::remove_any(&staged.tmp);
+            return Err(e);
+        }
+        self.finish_copy_up(staged)
+    }
+
     fn finish_copy_up(&self, staged: Staged) -> Res<()> {
         let res = self.install_copy(staged.ino, &staged.tmp);
-        if !matches!(res, Ok(true)) {
+        if matches!(res, Ok(true)) {
+            // Link count, ctime, blocks (and a directory's merged link
+            // count) may differ from what the kernel cached.
+            self.attrs_changed(staged.ino);
+        } else {
             // Failed, or a second name of a hard link staged it twice.
             copyup::remove_any(&staged.tmp);
         }

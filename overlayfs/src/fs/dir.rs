@@ -9,6 +9,10 @@ use super::{Res, UnionFs, errno};
 use crate::handles::OpenDir;
 use crate::readdir::{self, Entry, Merged};
 
+/// A listing this long leaves enough freed memory behind to be worth
+/// handing back to the system.
+const BIG_LISTING: usize = 4096;
+
 impl UnionFs {
     /// The visible entries of directory `ino`, merged over its layers.
     pub(crate) fn merged_listing(&self, ino: u64) -> Res<Vec<Merged>> {
@@ -91,7 +95,12 @@ impl UnionFs {
     }
 
     pub fn releasedir(&self, fh: u64) {
-        self.dirs.remove(fh);
+        if let Some(dir) = self.dirs.remove(fh) {
+            let entries = dir.entries.lock().map(|e| e.len()).unwrap_or(0);
+            if entries >= BIG_LISTING {
+                self.want_trim();
+            }
+        }
     }
 
     pub fn fsyncdir(&self, ino: u64) -> Res<()> {

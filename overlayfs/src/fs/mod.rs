@@ -25,8 +25,9 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{Errno, FileAttr, FileType, INodeNo};
@@ -115,6 +116,11 @@ pub struct UnionFs {
     tmp_seq: AtomicU64,
     /// Scratch dir for copy-up and atomic replacement (`<workdir>/strata`).
     scratch: Option<PathBuf>,
+    /// Inodes whose attributes changed behind the kernel's back (set once
+    /// the session exists; `mount.rs` forwards them to the notifier).
+    invalidate: OnceLock<Sender<u64>>,
+    /// Much memory was freed: return it to the system when idle.
+    trim: AtomicBool,
 }
 
 impl UnionFs {
@@ -140,7 +146,37 @@ impl UnionFs {
             dirs: Handles::default(),
             tmp_seq: AtomicU64::new(0),
             scratch,
+            invalidate: OnceLock::new(),
+            trim: AtomicBool::new(false),
         })
+    }
+
+    /// Where to send the inodes whose cached attributes must be dropped.
+    pub fn set_invalidator(&self, tx: Sender<u64>) {
+        let _ = self.invalidate.set(tx);
+    }
+
+    /// Asks for freed memory to be handed back to the system soon (by the
+    /// housekeeping thread, outside any request).
+    pub(crate) fn want_trim(&self) {
+        self.trim.store(true, Ordering::Relaxed);
+    }
+
+    /// Hands freed heap memory back to the system if much was freed since
+    /// the last call.
+    pub fn trim_if_wanted(&self) {
+        if self.trim.swap(false, Ordering::Relaxed) {
+            log::debug!("trimming the heap ({} nodes)", self.table().len());
+            crate::sys::release_free_memory();
+        }
+    }
+
+    /// The attributes of `ino` changed without the kernel asking for it.
+    pub(crate) fn attrs_changed(&self, ino: u64) {
+        if let Some(tx) = self.invalidate.get() {
+            // The receiver ends with the session; nothing to tell then.
+            let _ = tx.send(ino);
+        }
     }
 
     pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
@@ -167,7 +203,7 @@ impl UnionFs {
         if self.stack.upper.is_none() {
             return Err(Errno::EROFS);
         }
-        {
+        let staged = {
             let shared = self.read_ns();
             let node = self.node(ino)?;
             // A node never leaves upper, so this stays true under the guard.
@@ -179,9 +215,20 @@ impl UnionFs {
                 // name), and lower layers are never written.
                 return Err(Errno::ENOENT);
             }
-        }
+            // The data copy (the long part) is made holding the lock
+            // shared, so lookups and reads elsewhere go on meanwhile;
+            // only putting it in place is exclusive.
+            if node.is_dir() {
+                None
+            } else {
+                self.stage_data(ino, true)?
+            }
+        };
         let exclusive = self.write_ns()?;
-        self.copy_up(ino)?;
+        match staged {
+            Some(staged) => self.install_staged(staged)?,
+            None => self.copy_up(ino)?,
+        }
         Ok(NsGuard::Write(exclusive))
     }
 

@@ -86,6 +86,11 @@ impl UnionFs {
         let mut t = self.table();
         if t.forget(ino, n) && self.files.find(|f| f.ino == ino).is_none() {
             t.remove(ino);
+            if t.shrink_if_sparse() {
+                // After many files were deleted and forgotten, the daemon
+                // returns to its idle size instead of keeping the peak.
+                self.want_trim();
+            }
         }
     }
 
@@ -123,8 +128,6 @@ impl UnionFs {
         }
         let dir = self.dir_of(parent)?.0;
         self.ensure_upper_dir(&dir)?;
-        // Re-read: the copy-up above added the upper layer to the parent.
-        let merged = self.dir_of(parent)?.1;
         let pmeta = self.stack.upper_path(&dir).metadata().map_err(errno)?;
         let setgid_dir = pmeta.mode() & libc::S_ISGID != 0;
         let gid = if setgid_dir { pmeta.gid() } else { creds.gid };
@@ -148,11 +151,16 @@ impl UnionFs {
                 ino
             }
             _ => {
-                let found = self
-                    .stack
-                    .resolve(&merged, &dir, name)
-                    .map_err(errno)?
-                    .ok_or(Errno::EIO)?;
+                // The name showed nothing before (checked above, under the
+                // exclusive lock): the new object is all there is, and a
+                // new directory merges with nothing (it replaced a
+                // whiteout as an opaque dir, or stands alone).
+                let meta = self.stack.upper_path(&path).symlink_metadata();
+                let found = crate::layers::Found {
+                    layer: Layer::Upper,
+                    meta: meta.map_err(errno)?,
+                    merged: vec![Layer::Upper],
+                };
                 self.register(&path, found)
             }
         };
@@ -254,13 +262,18 @@ impl UnionFs {
         let lower = self.stack.lower_has(merged, dir, name).map_err(errno)?;
         let path = dir.join(name);
         let target = self.stack.upper_path(&path);
-        let in_upper = target.symlink_metadata().is_ok();
-        if !in_upper {
+        let upper_meta = target.symlink_metadata().ok();
+        if upper_meta.is_none() {
             if lower {
                 self.ensure_upper_dir(dir)?;
                 copyup::make_whiteout(&target).map_err(errno)?;
             }
             return Ok(());
+        }
+        if !lower && upper_meta.is_some_and(|m| !m.is_dir()) {
+            // One unlink is atomic already (a directory may still hold
+            // whiteouts, so it goes out of the way first, below).
+            return fs::remove_file(&target).map_err(errno);
         }
         let tmp = self.tmp_path()?;
         if lower {

@@ -20,6 +20,7 @@ fn union(t: &tempfile::TempDir) -> UnionFs {
         upper: Some(dirs[1].clone()),
         work: Some(dirs[2].clone()),
         lowers: vec![dirs[0].clone()],
+        index: Default::default(),
     };
     UnionFs::new(stack).unwrap()
 }

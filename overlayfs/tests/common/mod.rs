@@ -70,17 +70,36 @@ impl Layers {
             .collect()
     }
 
+    /// The union of these layers. `STRATA_TEST_PASSTHROUGH=off` runs a
+    /// whole suite with file data through the daemon instead of FUSE
+    /// passthrough (both must pass).
     pub fn config(&self) -> Config {
         Config {
             lowerdirs: self.lowerdirs(),
             upperdir: Some(self.dir.path().join("upper")),
             workdir: Some(self.dir.path().join("work")),
+            disable_passthrough: passthrough_off_by_env(),
             ..Default::default()
         }
     }
 
     pub fn mount(self) -> Union {
-        let guard = overlayfs::mount(self.config(), &self.mnt_dir()).unwrap();
+        let config = self.config();
+        self.mount_config(config)
+    }
+
+    /// Mounts with passthrough forced on (`true`, where the kernel has it)
+    /// or off, whatever the environment says.
+    pub fn mount_passthrough(self, on: bool) -> Union {
+        let config = Config {
+            disable_passthrough: !on,
+            ..self.config()
+        };
+        self.mount_config(config)
+    }
+
+    pub fn mount_config(self, config: Config) -> Union {
+        let guard = overlayfs::mount(config, &self.mnt_dir()).unwrap();
         Union {
             guard: Some(guard),
             layers: self,
@@ -91,6 +110,7 @@ impl Layers {
     pub fn mount_ro(self) -> Union {
         let config = Config {
             lowerdirs: self.lowerdirs(),
+            disable_passthrough: passthrough_off_by_env(),
             ..Default::default()
         };
         let guard = overlayfs::mount(config, &self.mnt_dir()).unwrap();
@@ -156,6 +176,10 @@ impl Union {
             ls(&scratch)
         );
     }
+}
+
+fn passthrough_off_by_env() -> bool {
+    std::env::var("STRATA_TEST_PASSTHROUGH").is_ok_and(|v| v == "off")
 }
 
 pub fn ls(dir: &Path) -> Vec<String> {
