@@ -170,7 +170,19 @@ fn system_prune_and_df() {
     assert!(df.contains("(100%)"), "{df}");
     let ls = strata_ok(&root, &["image", "ls"]);
     assert!(ls.lines().nth(1).unwrap().starts_with("<none>"), "{ls}");
-    strata_ok(&root, &["image", "import", tar.to_str().unwrap(), "keep"]);
+    // A config of its own (not just a later timestamp): two imports of the
+    // same tar within one second would otherwise be the same image.
+    strata_ok(
+        &root,
+        &[
+            "image",
+            "import",
+            "-m",
+            "keep",
+            tar.to_str().unwrap(),
+            "keep",
+        ],
+    );
 
     let out = strata_ok(&root, &["system", "prune", "-f"]);
     assert!(
