@@ -1,6 +1,7 @@
-//! `strata image build`: Docker's `docker build` flags. For now only
-//! `--check` (parse and validate the Dockerfile without running anything);
-//! building needs the executor, which does not exist yet.
+//! `strata image build`: Docker's `docker build` flags; `--check` only
+//! validates the Dockerfile, `--explain` compares every step with the cache
+//! without running anything. Progress goes to stderr (BuildKit's plain
+//! format, see `build_progress.rs`); `-q` prints the image id on stdout.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -47,6 +48,10 @@ pub struct BuildArgs {
     /// as FILE:LINE:COL and exit 1 if there are errors.
     #[arg(long)]
     pub check: bool,
+    /// Print, for every step, whether the cache has it and if not why,
+    /// without building anything.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// `--build-arg` values: `NAME=VALUE`, or `NAME` taken from the environment
@@ -75,12 +80,7 @@ fn dockerfile_path(args: &BuildArgs) -> PathBuf {
     }
 }
 
-pub fn run(args: BuildArgs, _root: &Path) -> anyhow::Result<i32> {
-    if !args.check {
-        bail!(
-            "building images is not implemented yet; `strata image build --check` validates a Dockerfile"
-        );
-    }
+pub fn run(args: BuildArgs, root: &Path) -> anyhow::Result<i32> {
     if !args.context.is_dir() {
         bail!(
             "unable to prepare context: path {:?} not found or not a directory",
@@ -114,6 +114,10 @@ pub fn run(args: BuildArgs, _root: &Path) -> anyhow::Result<i32> {
             .unwrap_or_else(dockerfile::host_platform),
         ..ParseOptions::default()
     };
+    if !args.check {
+        let dockerfile = (path.as_os_str() != "-").then(|| path.clone());
+        return super::build_run::build(&args, root, text, dockerfile, opts);
+    }
     let diags = match dockerfile::parse(&text, &opts) {
         Ok(df) => df.warnings,
         Err(d) => d.0,
