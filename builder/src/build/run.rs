@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::Event;
 use super::error::{BuildError, Result, io_err};
-use super::fsutil::{Scratch, lookup};
+use super::fsutil::{Scratch, lookup, make_dir_like, make_parents};
 use crate::runtime::{ContainerSpec, NetworkMode, ProcessSpec, Runtime, Stdio};
 use crate::store::{Layer, Store};
 
@@ -29,11 +29,12 @@ pub struct RunStep<'a> {
     pub epoch: Option<i64>,
 }
 
-/// Files and dirs the runtime creates as mount points when the image lacks
-/// them; Docker keeps them out of layers (its init layer), so do we, when
-/// they are still empty.
+/// Mount points the runtime needs. When the image lacks them they are
+/// provided by an extra, top-most lower layer made for this RUN only
+/// (Docker's init layer), so the runtime never creates them in the upper
+/// dir and they never reach the step's layer.
 const MOUNT_POINT_FILES: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
-const MOUNT_POINT_DIRS: [&str; 5] = ["dev", "proc", "sys", "etc", "run"];
+const MOUNT_POINT_DIRS: [&str; 3] = ["dev", "proc", "sys"];
 
 /// Runs the step and freezes its changes into a layer. On any failure the
 /// mount is gone and the staging removed before returning.
@@ -45,16 +46,14 @@ pub fn run(
     step_no: usize,
 ) -> Result<Layer> {
     let scratch = Scratch(store.staging_dir("run")?);
-    let dirs = ["upper", "work", "merged", "state", "empty"].map(|d| scratch.0.join(d));
+    let dirs = ["upper", "work", "merged", "state", "init"].map(|d| scratch.0.join(d));
     for d in &dirs {
         fs::create_dir(d).map_err(io_err(d))?;
     }
-    let [upper, work, merged, state, empty] = dirs;
-    let mut lowers = lowerdirs.to_vec();
-    if lowers.is_empty() {
-        // FROM scratch: the union needs one lower layer.
-        lowers.push(empty);
-    }
+    let [upper, work, merged, state, init] = dirs;
+    make_init_layer(&init, lowerdirs)?;
+    let mut lowers = vec![init];
+    lowers.extend_from_slice(lowerdirs);
     let config = overlayfs::Config {
         lowerdirs: lowers,
         upperdir: Some(upper.clone()),
@@ -80,7 +79,7 @@ pub fn run(
             tail: tail.into_iter().collect(),
         });
     }
-    drop_mount_points(&upper, lowerdirs)?;
+    drop_copied_up_parents(&upper, lowerdirs)?;
     if let Some(epoch) = step.epoch {
         super::fsutil::clamp_times(&upper, epoch)?;
     }
@@ -142,23 +141,43 @@ fn run_container(
     Ok((status.exit_code(), tail))
 }
 
-/// Removes the empty mount points the runtime made in `upper` for things
-/// the image lacks.
-fn drop_mount_points(upper: &Path, lowerdirs: &[PathBuf]) -> Result<()> {
-    for f in MOUNT_POINT_FILES {
-        let p = upper.join(f);
-        if let Ok(m) = fs::symlink_metadata(&p)
-            && m.is_file()
-            && m.len() == 0
-            && lookup(lowerdirs, Path::new(f)).is_none()
-        {
-            fs::remove_file(&p).map_err(io_err(&p))?;
+/// Fills `init` with the mount points `lowerdirs` lack; parents keep the
+/// image's metadata.
+fn make_init_layer(init: &Path, lowerdirs: &[PathBuf]) -> Result<()> {
+    for d in MOUNT_POINT_DIRS {
+        if lookup(lowerdirs, Path::new(d)).is_none() {
+            make_dir_like(init, lowerdirs, Path::new(d))?;
         }
     }
-    for d in MOUNT_POINT_DIRS {
+    for f in MOUNT_POINT_FILES {
+        let rel = Path::new(f);
+        if lookup(lowerdirs, rel).is_none() {
+            make_parents(init, lowerdirs, rel)?;
+            let p = init.join(rel);
+            fs::write(&p, b"").map_err(io_err(&p))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes from `upper` the mount points' parents the union fs copied up
+/// without changing them (empty, not opaque, same mode and owner as below):
+/// they would only add a directory entry to the layer.
+fn drop_copied_up_parents(upper: &Path, lowerdirs: &[PathBuf]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for d in ["etc", "dev", "proc", "sys"] {
         let p = upper.join(d);
-        let empty = fs::read_dir(&p).is_ok_and(|mut r| r.next().is_none());
-        if empty && lookup(lowerdirs, Path::new(d)).is_none() {
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let empty = m.is_dir() && fs::read_dir(&p).is_ok_and(|mut r| r.next().is_none());
+        let opaque = crate::store::sys::get_xattr(&p, "trusted.overlay.opaque".as_ref())
+            .map_err(io_err(&p))?
+            .is_some();
+        let same = lookup(lowerdirs, Path::new(d)).is_some_and(|(_, l)| {
+            l.is_dir() && (l.mode(), l.uid(), l.gid()) == (m.mode(), m.uid(), m.gid())
+        });
+        if empty && !opaque && same {
             fs::remove_dir(&p).map_err(io_err(&p))?;
         }
     }
