@@ -139,7 +139,12 @@ pub fn build(store: &Store, opts: &BuildOptions, events: &mut dyn FnMut(Event)) 
     for w in &df.warnings {
         events(Event::Warning(w.to_string()));
     }
-    for a in &df.unused_build_args {
+    // SOURCE_DATE_EPOCH is consumed by the executor itself.
+    for a in df
+        .unused_build_args
+        .iter()
+        .filter(|a| *a != "SOURCE_DATE_EPOCH")
+    {
         events(Event::Warning(format!(
             "[Warning] One or more build-args [{a}] were not consumed"
         )));
