@@ -59,3 +59,45 @@ fn copy_errors_name_the_file_and_line() {
         f.assert_no_leftovers();
     }
 }
+
+#[test]
+fn sigterm_during_run_cancels_cleanly() {
+    use std::io::{BufRead, BufReader, Read};
+    let f = Fixture::new();
+    f.write("Dockerfile", "FROM busybox\nRUN echo started; sleep 600\n");
+    let before = f.image_count();
+    let mut child = common::store::spawn_strata(
+        &f.root,
+        &[
+            "image",
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            "cancelled",
+            f.ctx.to_str().unwrap(),
+        ],
+    );
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Wait (by reading, not sleeping) until the container printed.
+    loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "ended early: {seen}");
+        seen.push_str(&line);
+        if line.trim() == "#2 started" {
+            break;
+        }
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    err.read_to_string(&mut seen).unwrap();
+    assert_eq!(status.code(), Some(1), "{seen}");
+    assert!(seen.contains("Error: build interrupted"), "{seen}");
+    assert_eq!(f.image_count(), before);
+    f.assert_no_leftovers();
+}

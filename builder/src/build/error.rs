@@ -51,6 +51,8 @@ pub enum BuildError {
     },
     #[error("reading .dockerignore: {0}")]
     Ignore(#[from] crate::dockerfile::ignore::LoadError),
+    #[error("build interrupted")]
+    Interrupted,
     #[error("the build produced no image")]
     EmptyResult,
 }

@@ -18,6 +18,7 @@ mod context;
 mod copy;
 mod error;
 mod fsutil;
+mod interrupt;
 mod run;
 mod stage;
 
@@ -29,6 +30,7 @@ use crate::store::{ImageId, Store};
 
 pub use cache::{Explanation, Inputs};
 pub use error::{BuildError, Result};
+pub use interrupt::interrupt;
 
 /// What to build and how.
 #[derive(Debug, Clone)]
@@ -168,6 +170,7 @@ pub fn build(store: &Store, opts: &BuildOptions, events: &mut dyn FnMut(Event)) 
             ran,
         });
     }
+    interrupt::check()?;
     let mut image = last.ok_or(BuildError::EmptyResult)?;
     if !opts.labels.is_empty() {
         image = config::add_labels(store, &image, &opts.labels)?;

@@ -121,6 +121,7 @@ fn run_container(
     let mut container = Runtime::new(step.init_program)
         .run_with_stdio(&spec, stdio)
         .map_err(rt_err)?;
+    super::interrupt::set_running(container.pid());
     let mut tail = VecDeque::new();
     // Our copies of the write end went with the Command: EOF comes when
     // the container and its init are done with the pipe.
@@ -137,7 +138,10 @@ fn run_container(
             line,
         });
     }
-    let status = container.wait().map_err(rt_err)?;
+    let status = container.wait().map_err(rt_err);
+    super::interrupt::set_running(0);
+    let status = status?;
+    super::interrupt::check()?;
     Ok((status.exit_code(), tail))
 }
 

@@ -176,6 +176,7 @@ impl<'a> Runner<'a> {
         instr: &Instruction,
         results: &BTreeMap<usize, ImageId>,
     ) -> Result<()> {
+        super::interrupt::check()?;
         let line = instr.lines.start;
         let started = Instant::now();
         // COPY --from: a read-only view of the source image, kept mounted

@@ -106,6 +106,7 @@ pub fn build(
     opts.no_cache = args.no_cache;
     opts.labels = labels(&args.labels)?;
     opts.explain_only = args.explain;
+    watch_signals()?;
     let store = open_store(root)?;
     let mut progress = Progress {
         quiet: args.quiet || args.progress == "quiet",
@@ -155,4 +156,23 @@ pub fn build(
         eprintln!("{line} ({} cached, {} run)", built.cached, built.ran);
     }
     Ok(0)
+}
+
+/// SIGINT/SIGTERM/SIGHUP cancel the build cleanly: they are blocked here,
+/// before any thread starts (so every thread inherits the mask; children
+/// get a clean mask from `Command`), and a thread waits for them and asks
+/// the executor to stop, which unwinds through the mount and staging guards.
+fn watch_signals() -> anyhow::Result<()> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block().context("blocking signals")?;
+    std::thread::spawn(move || {
+        while set.wait().is_ok() {
+            build::interrupt();
+        }
+    });
+    Ok(())
 }
