@@ -190,8 +190,11 @@ impl<'a> Runner<'a> {
                         "ADD from a URL is not supported: builds are offline; download the file into the context",
                     ));
                 }
-                if !t.heredocs.is_empty() {
-                    return Err(step_err(line, "COPY/ADD heredocs are not supported yet"));
+                if !t.heredocs.is_empty() || t.parents || !t.exclude.is_empty() {
+                    return Err(step_err(
+                        line,
+                        "COPY/ADD heredocs, --parents and --exclude are not supported yet",
+                    ));
                 }
                 let ctx = from_view.as_ref().map(|v| &v.ctx).unwrap_or(self.ctx);
                 let dest = if t.dest.starts_with('/') {
@@ -213,7 +216,7 @@ impl<'a> Runner<'a> {
                         .as_deref()
                         .map(|m| parse_chmod(m, line))
                         .transpose()?,
-                    add: matches!(instr.command, Command::Add(_)),
+                    add: matches!(instr.command, Command::Add(_)) && t.unpack != Some(false),
                     line,
                 })
             }
