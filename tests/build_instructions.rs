@@ -164,3 +164,51 @@ fn dockerignore_filters_the_context() {
     assert!(f.file(&id, "/logs/a.log").is_none());
     assert_eq!(f.read(&id, "/logs/keep.log"), "yes");
 }
+
+/// Interfaces listed in a `/proc/net/dev` dump.
+fn interfaces(dump: &str) -> Vec<String> {
+    dump.lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn network_none_for_run_and_for_the_build() {
+    let host = interfaces(&std::fs::read_to_string("/proc/net/dev").unwrap());
+    let f = Fixture::new();
+    f.write(
+        "Dockerfile",
+        "FROM busybox\nRUN cat /proc/net/dev > /host\nRUN --network=none cat /proc/net/dev > /none\n",
+    );
+    let (id, _) = f.build_ok(&[]);
+    assert_eq!(interfaces(&f.read(&id, "/host")), host);
+    assert_eq!(interfaces(&f.read(&id, "/none")), ["lo"]);
+    let (id, _) = f.build_ok(&["--network", "none"]);
+    assert_eq!(interfaces(&f.read(&id, "/host")), ["lo"]);
+}
+
+#[test]
+fn context_from_a_tar_on_stdin() {
+    use std::io::Write;
+    let f = Fixture::new();
+    f.write("Dockerfile", "FROM busybox\nCOPY hello /hello\n");
+    f.write("hello", "from stdin");
+    let tar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&f.ctx)
+        .args(["-czf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let mut child = common::store::spawn_strata(&f.root, &["image", "build", "-q", "-"]);
+    child.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(f.read(&id, "/hello"), "from stdin");
+}

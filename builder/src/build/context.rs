@@ -213,3 +213,22 @@ pub fn entry_digest(e: &Entry) -> Result<String> {
 pub fn entry_owner_mode(e: &Entry) -> (u32, u32, u32) {
     (e.meta.mode() & 0o7777, e.meta.uid(), e.meta.gid())
 }
+
+/// `docker build -`: unpacks a context tar (plain or gzip) from `reader`
+/// into the empty directory `dir`. Names with `..` or absolute paths are
+/// refused by the tar crate; owners are not kept (the builder's own files).
+pub fn unpack_context<R: Read>(reader: R, dir: &Path) -> Result<()> {
+    let mut reader = std::io::BufReader::new(reader);
+    let gzip = std::io::BufRead::fill_buf(&mut reader)
+        .map_err(io_err(Path::new("-")))?
+        .starts_with(&[0x1f, 0x8b]);
+    let stream: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::GzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    };
+    let mut ar = tar::Archive::new(stream);
+    ar.set_preserve_permissions(true);
+    ar.set_preserve_mtime(true);
+    ar.unpack(dir).map_err(io_err(dir))
+}

@@ -29,6 +29,7 @@ use crate::dockerfile::{self, Base, Dockerfile, ParseOptions};
 use crate::store::{ImageId, Store};
 
 pub use cache::{Explanation, Inputs};
+pub use context::unpack_context;
 pub use error::{BuildError, Result};
 pub use interrupt::interrupt;
 
@@ -51,6 +52,8 @@ pub struct BuildOptions {
     pub init_program: PathBuf,
     /// `SOURCE_DATE_EPOCH`: fixed history/config times, file times clamped.
     pub source_date_epoch: Option<i64>,
+    /// `--network=none`: every RUN without network (`RUN --network` wins).
+    pub network_none: bool,
     /// `--explain`: compute every step's key and compare it with the
     /// catalog, without running anything.
     pub explain_only: bool,
@@ -67,6 +70,7 @@ impl BuildOptions {
             labels: BTreeMap::new(),
             init_program,
             source_date_epoch: None,
+            network_none: false,
             explain_only: false,
         }
     }

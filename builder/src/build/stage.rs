@@ -226,6 +226,13 @@ impl<'a> Runner<'a> {
         if let Some(v) = &from_view {
             instruction.push_str(&format!(" # from {}", v.image));
         }
+        if let Command::Run(r) = &instr.command
+            && r.network.is_none()
+            && self.opts.network_none
+        {
+            // `--network none` for the build changes what RUN sees.
+            instruction.push_str(" # network=none");
+        }
         let inputs = Inputs {
             parent: st.parent_key(),
             instruction,
@@ -364,6 +371,7 @@ impl<'a> Runner<'a> {
                     user: rc.user.clone(),
                     network: match r.network {
                         Some(dockerfile::NetworkMode::None) => crate::runtime::NetworkMode::None,
+                        None if self.opts.network_none => crate::runtime::NetworkMode::None,
                         _ => crate::runtime::NetworkMode::Host,
                     },
                     line,

@@ -12,7 +12,7 @@ use builder::dockerfile::{self, ParseOptions, ignore};
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
-    /// Build context directory.
+    /// Build context directory, or `-` for a tar (plain or gzip) on stdin.
     pub context: PathBuf,
     /// Dockerfile to use (default: CONTEXT/Dockerfile; `-` reads stdin).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -52,6 +52,13 @@ pub struct BuildArgs {
     /// without building anything.
     #[arg(long)]
     pub explain: bool,
+    /// Base images are never pulled (builds are offline): only `never`
+    /// and `missing` are accepted, and both mean "use the local image".
+    #[arg(long, value_name = "POLICY", value_parser = ["never", "missing"])]
+    pub pull: Option<String>,
+    /// Network of RUN steps: `default`/`host` (the host's) or `none`.
+    #[arg(long, default_value = "default", value_parser = ["default", "host", "none"])]
+    pub network: String,
 }
 
 /// `--build-arg` values: `NAME=VALUE`, or `NAME` taken from the environment
@@ -80,7 +87,21 @@ fn dockerfile_path(args: &BuildArgs) -> PathBuf {
     }
 }
 
-pub fn run(args: BuildArgs, root: &Path) -> anyhow::Result<i32> {
+pub fn run(mut args: BuildArgs, root: &Path) -> anyhow::Result<i32> {
+    // `-`: the context is a tar on stdin, unpacked into a private dir that
+    // lives until the build ends.
+    let _stdin_context = if args.context.as_os_str() == "-" {
+        if args.file.as_deref() == Some(Path::new("-")) {
+            bail!("invalid argument: can't use stdin for both build context and dockerfile");
+        }
+        let dir = tempfile::tempdir().context("creating a directory for the context")?;
+        builder::build::unpack_context(std::io::stdin().lock(), dir.path())
+            .context("reading the build context from stdin")?;
+        args.context = dir.path().to_path_buf();
+        Some(dir)
+    } else {
+        None
+    };
     if !args.context.is_dir() {
         bail!(
             "unable to prepare context: path {:?} not found or not a directory",

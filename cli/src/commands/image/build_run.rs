@@ -106,6 +106,7 @@ pub fn build(
     opts.no_cache = args.no_cache;
     opts.labels = labels(&args.labels)?;
     opts.explain_only = args.explain;
+    opts.network_none = args.network == "none";
     watch_signals()?;
     let store = open_store(root)?;
     let mut progress = Progress {
