@@ -101,3 +101,58 @@ fn sigterm_during_run_cancels_cleanly() {
     assert_eq!(f.image_count(), before);
     f.assert_no_leftovers();
 }
+
+/// Processes whose command line is exactly `args`.
+fn processes_running(args: &[&str]) -> usize {
+    let want: Vec<u8> = args
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.unwrap().path().join("cmdline")).ok())
+        .filter(|c| *c == want)
+        .count()
+}
+
+#[test]
+fn the_next_build_cleans_what_a_killed_build_left() {
+    use std::io::{BufRead, BufReader};
+    let f = Fixture::new();
+    f.write("Dockerfile", "FROM busybox\nRUN echo started; sleep 6071\n");
+    let mut child = common::store::spawn_strata(
+        &f.root,
+        &[
+            "image",
+            "build",
+            "--progress",
+            "plain",
+            f.ctx.to_str().unwrap(),
+        ],
+    );
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "ended early");
+        if line.trim() == "#2 started" {
+            break;
+        }
+    }
+    // `started` is printed before the shell execs sleep: wait for it.
+    let mut polls = 0;
+    while processes_running(&["sleep", "6071"]) == 0 {
+        polls += 1;
+        assert!(polls < 3000, "the container's sleep never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The killed build's session staging (with its dead mount) remains.
+    assert!(std::fs::read_dir(f.root.join("tmp")).unwrap().count() > 0);
+    // Any build recovers first: kills the orphan, detaches the dead mount,
+    // removes the staging.
+    f.write("Dockerfile", "FROM busybox\nENV A=1\n");
+    f.build_ok(&[]);
+    assert_eq!(processes_running(&["sleep", "6071"]), 0);
+    f.assert_no_leftovers();
+}
