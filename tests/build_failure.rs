@@ -62,33 +62,11 @@ fn copy_errors_name_the_file_and_line() {
 
 #[test]
 fn sigterm_during_run_cancels_cleanly() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     let f = Fixture::new();
     f.write("Dockerfile", "FROM busybox\nRUN echo started; sleep 600\n");
     let before = f.image_count();
-    let mut child = common::store::spawn_strata(
-        &f.root,
-        &[
-            "image",
-            "build",
-            "--progress",
-            "plain",
-            "-t",
-            "cancelled",
-            f.ctx.to_str().unwrap(),
-        ],
-    );
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    // Wait (by reading, not sleeping) until the container printed.
-    loop {
-        let mut line = String::new();
-        assert!(err.read_line(&mut line).unwrap() > 0, "ended early: {seen}");
-        seen.push_str(&line);
-        if line.trim() == "#2 started" {
-            break;
-        }
-    }
+    let (mut child, mut err, mut seen) = f.spawn_until(&["-t", "cancelled"], "#2 started");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -117,27 +95,9 @@ fn processes_running(args: &[&str]) -> usize {
 
 #[test]
 fn the_next_build_cleans_what_a_killed_build_left() {
-    use std::io::{BufRead, BufReader};
     let f = Fixture::new();
     f.write("Dockerfile", "FROM busybox\nRUN echo started; sleep 6071\n");
-    let mut child = common::store::spawn_strata(
-        &f.root,
-        &[
-            "image",
-            "build",
-            "--progress",
-            "plain",
-            f.ctx.to_str().unwrap(),
-        ],
-    );
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    loop {
-        let mut line = String::new();
-        assert!(err.read_line(&mut line).unwrap() > 0, "ended early");
-        if line.trim() == "#2 started" {
-            break;
-        }
-    }
+    let (mut child, _err, _) = f.spawn_until(&[], "#2 started");
     // `started` is printed before the shell execs sleep: wait for it.
     let mut polls = 0;
     while processes_running(&["sleep", "6071"]) == 0 {

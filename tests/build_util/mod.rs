@@ -152,3 +152,34 @@ impl Fixture {
         serde_json::from_slice(&raw).unwrap()
     }
 }
+
+type Stderr = std::io::BufReader<std::process::ChildStderr>;
+
+impl Fixture {
+    /// Starts a build (plain progress) and reads its stderr until the line
+    /// `until` (waiting by reading, not sleeping); returns the child, the
+    /// rest of stderr and what was read.
+    // The child is returned to the caller, who waits for it; clippy cannot
+    // see that across the return.
+    #[allow(clippy::zombie_processes)]
+    pub fn spawn_until(&self, args: &[&str], until: &str) -> (std::process::Child, Stderr, String) {
+        use std::io::BufRead;
+        let mut all = vec!["image", "build", "--progress", "plain"];
+        all.extend_from_slice(args);
+        all.push(self.ctx.to_str().unwrap());
+        let mut child = common::store::spawn_strata(&self.root, &all);
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            if err.read_line(&mut line).unwrap() == 0 {
+                let status = child.wait();
+                panic!("ended early ({status:?}): {seen}");
+            }
+            seen.push_str(&line);
+            if line.trim() == until {
+                return (child, err, seen);
+            }
+        }
+    }
+}
