@@ -212,3 +212,27 @@ fn context_from_a_tar_on_stdin() {
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert_eq!(f.read(&id, "/hello"), "from stdin");
 }
+
+#[test]
+fn tty_progress_folds_finished_steps() {
+    let f = Fixture::new();
+    f.write("Dockerfile", "FROM busybox\nRUN echo step-output\n");
+    let out = common::store::strata(
+        &f.root,
+        &[
+            "image",
+            "build",
+            "--progress",
+            "tty",
+            f.ctx.to_str().unwrap(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // Output shown dimmed while running, then header + output folded away.
+    assert!(err.contains("\x1b[2m  step-output\x1b[0m\n"), "{err:?}");
+    assert!(
+        err.contains("\x1b[3F\x1b[J#2 [2/2] RUN echo step-output DONE "),
+        "{err:?}"
+    );
+}

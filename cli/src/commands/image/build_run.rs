@@ -2,7 +2,7 @@
 //! its events like BuildKit's plain progress (on stderr).
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -13,15 +13,70 @@ use builder::store::Reference;
 use super::build::BuildArgs;
 use crate::commands::context::open_store;
 
-/// Renders events. `quiet` prints nothing; otherwise one line per event.
+/// Renders events. `quiet` prints nothing; plain prints one line per
+/// event; tty folds a finished step (its header and output) into one line.
 struct Progress {
     quiet: bool,
+    tty: bool,
     /// The running step's header, for error reports.
     current: String,
+    /// Terminal lines printed for the running step (tty mode).
+    printed: usize,
+}
+
+/// Longest output line shown in tty mode, so that folding (which counts
+/// lines) is not confused by wrapping.
+fn tty_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(80)
+        .saturating_sub(1)
+        .max(20)
 }
 
 impl Progress {
     fn event(&mut self, e: Event) {
+        if self.tty && !self.quiet {
+            return self.tty_event(e);
+        }
+        self.plain_event(e);
+    }
+
+    /// tty: `#N [i/n] TEXT ...` while running, output indented below it;
+    /// when the step ends, all of that is replaced by one line.
+    fn tty_event(&mut self, e: Event) {
+        let mut err = std::io::stderr().lock();
+        match e {
+            Event::Step { .. } => {
+                self.plain_event(e);
+                self.printed = 1;
+            }
+            Event::Output { line, .. } | Event::Miss { reason: line, .. } => {
+                let line: String = line.chars().take(tty_width() - 2).collect();
+                let _ = writeln!(err, "\x1b[2m  {line}\x1b[0m");
+                self.printed += 1;
+            }
+            Event::Cached { step } | Event::Done { step, .. } => {
+                let verdict = match e {
+                    Event::Done { secs, .. } => format!("DONE {secs:.1}s"),
+                    _ => "CACHED".to_string(),
+                };
+                if self.printed > 0 {
+                    // Up to the step's header, clear to the end of the screen.
+                    let _ = write!(err, "\x1b[{}F\x1b[J", self.printed);
+                }
+                let _ = writeln!(err, "#{step} {} {verdict}", self.current);
+                self.printed = 0;
+            }
+            other => {
+                drop(err);
+                self.plain_event(other);
+            }
+        }
+    }
+
+    fn plain_event(&mut self, e: Event) {
         if let Event::Step {
             stage,
             index,
@@ -111,7 +166,9 @@ pub fn build(
     let store = open_store(root)?;
     let mut progress = Progress {
         quiet: args.quiet || args.progress == "quiet",
+        tty: args.progress == "tty" || (args.progress == "auto" && std::io::stderr().is_terminal()),
         current: String::new(),
+        printed: 0,
     };
     let built = match build::build(&store, &opts, &mut |e| progress.event(e)) {
         Ok(b) => b,
