@@ -236,3 +236,32 @@ fn tty_progress_folds_finished_steps() {
         "{err:?}"
     );
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_and_shell_changes_run() {
+    let f = Fixture::new();
+    f.write(
+        "Dockerfile",
+        r#"FROM busybox
+ONBUILD RUN echo triggered > /onbuilt
+SHELL ["/bin/sh", "-c", "echo \"$0\" > /shell"]
+RUN marker
+"#,
+    );
+    let (parent, _) = f.build_ok(&["-t", "parent"]);
+    assert!(
+        f.file(&parent, "/onbuilt").is_none(),
+        "trigger ran in the parent"
+    );
+    // The shell got `marker` as its $0: RUN went through SHELL.
+    assert_eq!(f.read(&parent, "/shell"), "marker\n");
+    assert_eq!(
+        f.raw_config(&parent)["config"]["Shell"][2],
+        "echo \"$0\" > /shell"
+    );
+    f.write("Dockerfile", "FROM parent\nENV X=1\n");
+    let (child, _) = f.build_ok(&[]);
+    // The trigger ran in the child, through the SHELL the child inherited.
+    assert_eq!(f.read(&child, "/shell"), "echo triggered > /onbuilt\n");
+    assert!(f.raw_config(&child)["config"].get("OnBuild").is_none());
+}
