@@ -83,7 +83,7 @@ CMD ["-c", "cat greeting"]
         .collect();
     assert_eq!(with_layer.len(), 4, "{with_layer:?}"); // WORKDIR, RUN, 2 COPY
     assert!(
-        with_layer[1].starts_with("RUN /bin/sh -c echo"),
+        with_layer[1].starts_with("RUN |1 GREETING=hi /bin/sh -c echo"),
         "{with_layer:?}"
     );
     assert!(

@@ -381,7 +381,16 @@ impl<'a> Runner<'a> {
                 let no = self.step;
                 let events = &mut *self.events;
                 let layer = run::run(self.store, &lowerdirs, &step, events, no)?;
-                Some((layer, format!("RUN {}", args.join(" "))))
+                // BuildKit's spelling: build args in scope as `|N K=V ...`.
+                let mut by = String::from("RUN ");
+                if !instr.args.is_empty() {
+                    by.push_str(&format!("|{} ", instr.args.len()));
+                    for (k, v) in &instr.args {
+                        by.push_str(&format!("{k}={v} "));
+                    }
+                }
+                by.push_str(&args.join(" "));
+                Some((layer, by))
             }
             Command::Copy(_) | Command::Add(_) => {
                 let plan = plan.ok_or_else(|| step_err(line, "no sources"))?;
