@@ -142,7 +142,7 @@ fn bad_dockerignore_pattern_is_an_error() {
 }
 
 #[test]
-fn build_without_check_is_not_implemented_yet() {
+fn build_of_a_missing_base_image_names_it_and_the_line() {
     let dir = context("FROM alpine\n");
     let o = strata(
         &[
@@ -164,7 +164,7 @@ fn build_without_check_is_not_implemented_yet() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.starts_with("Error: building images is not implemented yet"),
+        err.starts_with("Error: Dockerfile:1: base image alpine"),
         "{err}"
     );
     let o = strata(&["image", "build", "--check", "missing-dir"], dir.path());

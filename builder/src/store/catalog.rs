@@ -78,6 +78,18 @@ const MIGRATIONS: &[&str] = &[
         config    BLOB                        -- runtime's own JSON
     );
     CREATE INDEX containers_image ON containers(image_id);",
+    // Build cache: one row per executed step, keyed by the sha256 of its
+    // inputs (kept as JSON so a miss can say what changed).
+    "CREATE TABLE build_cache (
+        key         TEXT PRIMARY KEY,
+        parent      TEXT NOT NULL,
+        instruction TEXT NOT NULL,
+        inputs      TEXT NOT NULL,
+        image_id    TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        created     INTEGER NOT NULL
+    );
+    CREATE INDEX build_cache_parent ON build_cache(parent);
+    CREATE INDEX build_cache_image ON build_cache(image_id);",
 ];
 
 /// Schema version this binary writes.

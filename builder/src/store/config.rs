@@ -57,6 +57,15 @@ pub struct RunConfig {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stop_signal: String,
+    /// `SHELL` (empty = `/bin/sh -c`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shell: Vec<String>,
+    /// `ONBUILD` triggers, as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_build: Vec<String>,
+    /// `HEALTHCHECK`, Docker's JSON shape (`Test`, `Interval` in ns, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<serde_json::Value>,
 }
 
 /// `rootfs`: the layers, bottom first.

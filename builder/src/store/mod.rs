@@ -51,7 +51,7 @@ mod layout;
 pub mod lock;
 pub mod reference;
 mod remove;
-mod sys;
+pub(crate) mod sys;
 mod tarwrite;
 pub mod time;
 

@@ -1,6 +1,7 @@
-//! `strata image build`: Docker's `docker build` flags. For now only
-//! `--check` (parse and validate the Dockerfile without running anything);
-//! building needs the executor, which does not exist yet.
+//! `strata image build`: Docker's `docker build` flags; `--check` only
+//! validates the Dockerfile, `--explain` compares every step with the cache
+//! without running anything. Progress goes to stderr (BuildKit's plain
+//! format, see `build_progress.rs`); `-q` prints the image id on stdout.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -11,7 +12,7 @@ use builder::dockerfile::{self, ParseOptions, ignore};
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
-    /// Build context directory.
+    /// Build context directory, or `-` for a tar (plain or gzip) on stdin.
     pub context: PathBuf,
     /// Dockerfile to use (default: CONTEXT/Dockerfile; `-` reads stdin).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -47,6 +48,17 @@ pub struct BuildArgs {
     /// as FILE:LINE:COL and exit 1 if there are errors.
     #[arg(long)]
     pub check: bool,
+    /// Print, for every step, whether the cache has it and if not why,
+    /// without building anything.
+    #[arg(long)]
+    pub explain: bool,
+    /// Base images are never pulled (builds are offline): only `never`
+    /// and `missing` are accepted, and both mean "use the local image".
+    #[arg(long, value_name = "POLICY", value_parser = ["never", "missing"])]
+    pub pull: Option<String>,
+    /// Network of RUN steps: `default`/`host` (the host's) or `none`.
+    #[arg(long, default_value = "default", value_parser = ["default", "host", "none"])]
+    pub network: String,
 }
 
 /// `--build-arg` values: `NAME=VALUE`, or `NAME` taken from the environment
@@ -75,12 +87,21 @@ fn dockerfile_path(args: &BuildArgs) -> PathBuf {
     }
 }
 
-pub fn run(args: BuildArgs, _root: &Path) -> anyhow::Result<i32> {
-    if !args.check {
-        bail!(
-            "building images is not implemented yet; `strata image build --check` validates a Dockerfile"
-        );
-    }
+pub fn run(mut args: BuildArgs, root: &Path) -> anyhow::Result<i32> {
+    // `-`: the context is a tar on stdin, unpacked into a private dir that
+    // lives until the build ends.
+    let _stdin_context = if args.context.as_os_str() == "-" {
+        if args.file.as_deref() == Some(Path::new("-")) {
+            bail!("invalid argument: can't use stdin for both build context and dockerfile");
+        }
+        let dir = tempfile::tempdir().context("creating a directory for the context")?;
+        builder::build::unpack_context(std::io::stdin().lock(), dir.path())
+            .context("reading the build context from stdin")?;
+        args.context = dir.path().to_path_buf();
+        Some(dir)
+    } else {
+        None
+    };
     if !args.context.is_dir() {
         bail!(
             "unable to prepare context: path {:?} not found or not a directory",
@@ -114,6 +135,10 @@ pub fn run(args: BuildArgs, _root: &Path) -> anyhow::Result<i32> {
             .unwrap_or_else(dockerfile::host_platform),
         ..ParseOptions::default()
     };
+    if !args.check {
+        let dockerfile = (path.as_os_str() != "-").then(|| path.clone());
+        return super::build_run::build(&args, root, text, dockerfile, opts);
+    }
     let diags = match dockerfile::parse(&text, &opts) {
         Ok(df) => df.warnings,
         Err(d) => d.0,
