@@ -58,7 +58,6 @@ pub fn run(
         lowerdirs: lowers,
         upperdir: Some(upper.clone()),
         workdir: Some(work),
-        skip_whiteout_check: true,
         ..Default::default()
     };
     let mount = overlayfs::mount(config, &merged).map_err(|source| BuildError::Mount {

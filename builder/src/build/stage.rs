@@ -323,7 +323,6 @@ impl<'a> Runner<'a> {
         };
         let config = overlayfs::Config {
             lowerdirs,
-            skip_whiteout_check: true,
             ..Default::default()
         };
         let mount = overlayfs::mount(config, &merged)
