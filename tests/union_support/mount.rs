@@ -1,0 +1,285 @@
+//! Mount guards: the union program under test (`strata-overlayfs`, or any
+//! fuse-overlayfs-compatible program named by `STRATA_UNION_PROGRAM`) and
+//! kernel overlayfs as the reference. Every guard unmounts on drop, with a
+//! lazy unmount as the fallback, so a failing test leaves nothing mounted.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::mount::{MntFlags, MsFlags};
+
+/// Kernel overlayfs options of the reference mounts. The module defaults
+/// here (`redirect_dir=off index=off`) give EXDEV on renaming a lower
+/// directory and break hard links on copy-up; strata must do neither, so the
+/// reference is the kernel in the mode where it does the same. Overridable
+/// with `STRATA_KERNEL_OVERLAY_OPTS` (e.g. to compare against the defaults).
+pub fn kernel_options() -> String {
+    std::env::var("STRATA_KERNEL_OVERLAY_OPTS")
+        .unwrap_or_else(|_| "redirect_dir=on,index=on".into())
+}
+
+/// The mount program under test.
+pub fn program() -> PathBuf {
+    match std::env::var_os("STRATA_UNION_PROGRAM") {
+        Some(p) => PathBuf::from(p),
+        None => crate::common::bin("strata-overlayfs"),
+    }
+}
+
+/// Where a test's mount lives: lower layers (top-most first), upper, work
+/// and mountpoint, all under one temp dir.
+pub struct Layout {
+    pub lowers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub mnt: PathBuf,
+}
+
+impl Layout {
+    /// Creates `n_lowers` empty lower dirs `l0` (top) .. plus upper, work and
+    /// mnt under `root`.
+    pub fn create(root: &Path, n_lowers: usize) -> Layout {
+        let lowers: Vec<PathBuf> = (0..n_lowers).map(|i| root.join(format!("l{i}"))).collect();
+        let layout = Layout {
+            lowers,
+            upper: root.join("upper"),
+            work: root.join("work"),
+            mnt: root.join("mnt"),
+        };
+        for dir in layout
+            .lowers
+            .iter()
+            .chain([&layout.upper, &layout.work, &layout.mnt])
+        {
+            std::fs::create_dir_all(dir).expect("create layout dir");
+        }
+        layout
+    }
+
+    pub fn options(&self) -> String {
+        format!(
+            "{},upperdir={},workdir={}",
+            lowerdir_option(&self.lowers),
+            self.upper.display(),
+            self.work.display()
+        )
+    }
+}
+
+pub fn lowerdir_option(lowers: &[PathBuf]) -> String {
+    let joined: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
+    format!("lowerdir={}", joined.join(":"))
+}
+
+/// What a run of the mount program left: its exit status and stderr.
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub stderr: String,
+}
+
+/// Runs the program under test with `-o OPTIONS MOUNTPOINT` and waits for it
+/// to return (it daemonizes once mounted). Output goes to files, not pipes:
+/// the daemon inherits them and a pipe would never reach EOF. A program that
+/// has not returned after a generous time is killed and the test fails.
+pub fn run_program(options: &str, mountpoint: &Path) -> Outcome {
+    let logs = tempfile::tempdir().expect("temp dir for program output");
+    let err_path = logs.path().join("stderr");
+    let stderr = File::create(&err_path).expect("create stderr file");
+    let mut child = Command::new(program())
+        .arg("-o")
+        .arg(options)
+        .arg(mountpoint)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program().display()));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for mount program") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{} -o {options} {} did not return within 120 s",
+                program().display(),
+                mountpoint.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    Outcome { status, stderr }
+}
+
+/// Number of mounts whose mountpoint is `path`, from /proc/self/mountinfo.
+pub fn mounts_at(path: &Path) -> usize {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let want = path.to_string_lossy();
+    info.lines()
+        .filter(|l| l.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(&*want))
+        .count()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
+            let digits = std::str::from_utf8(&bytes[i + 1..i + 4]).ok();
+            if let Some(v) = digits.and_then(|d| u8::from_str_radix(d, 8).ok()) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Union,
+    Kernel,
+}
+
+/// A mounted union; unmounts on drop.
+pub struct Mount {
+    path: PathBuf,
+    kind: Kind,
+    mounted: bool,
+}
+
+impl Mount {
+    /// Mounts `layout` with the program under test; panics with its stderr
+    /// when it fails.
+    pub fn union(layout: &Layout) -> Mount {
+        Mount::union_opts(&layout.options(), &layout.mnt)
+    }
+
+    /// Mounts with the program under test and explicit `-o` options.
+    pub fn union_opts(options: &str, mnt: &Path) -> Mount {
+        let before = mounts_at(mnt);
+        let out = run_program(options, mnt);
+        // Built first so that a failed assertion below still unmounts.
+        let guard = Mount {
+            path: mnt.to_path_buf(),
+            kind: Kind::Union,
+            mounted: mounts_at(mnt) > before,
+        };
+        assert!(
+            out.status.success(),
+            "{} -o {options} {} failed ({}): {}",
+            program().display(),
+            mnt.display(),
+            out.status,
+            out.stderr
+        );
+        assert!(
+            guard.mounted,
+            "{} returned success but nothing is mounted at {}",
+            program().display(),
+            mnt.display()
+        );
+        guard
+    }
+
+    /// Mounts `layout` with kernel overlayfs and [`kernel_options`].
+    pub fn kernel(layout: &Layout) -> Mount {
+        let data = format!("{},{}", layout.options(), kernel_options());
+        nix::mount::mount(
+            Some("overlay"),
+            &layout.mnt,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .unwrap_or_else(|e| panic!("mount -t overlay -o {data} {}: {e}", layout.mnt.display()));
+        Mount {
+            path: layout.mnt.clone(),
+            kind: Kind::Kernel,
+            mounted: true,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Unmounts now and checks that it worked (the drop fallback is lazy).
+    pub fn unmount(mut self) {
+        self.mounted = false;
+        nix::mount::umount2(&self.path, MntFlags::empty())
+            .unwrap_or_else(|e| panic!("umount {}: {e}", self.path.display()));
+        assert_eq!(
+            mounts_at(&self.path),
+            0,
+            "{} still mounted after umount",
+            self.path.display()
+        );
+    }
+
+    /// Aborts the FUSE connection behind this mount, so threads blocked in it
+    /// return ENOTCONN; used by watchdogs before they fail a test.
+    pub fn abort_fuse(&self) {
+        if let Ok(st) = nix::sys::stat::stat(&self.path) {
+            let minor = nix::sys::stat::minor(st.st_dev);
+            let _ = std::fs::write(format!("/sys/fs/fuse/connections/{minor}/abort"), "1");
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if !self.mounted {
+            return;
+        }
+        if nix::mount::umount2(&self.path, MntFlags::empty()).is_err() {
+            // Busy (an open file, a stuck thread): detach it so nothing stays
+            // visible; the daemon exits once the last user is gone.
+            if self.kind == Kind::Union {
+                self.abort_fuse();
+            }
+            let _ = nix::mount::umount2(&self.path, MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// A tmpfs mounted for the life of the guard (a second filesystem for the
+/// "upper and work on different filesystems" case).
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(path: &Path) -> Tmpfs {
+        std::fs::create_dir_all(path).expect("create tmpfs mountpoint");
+        nix::mount::mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("size=16m"),
+        )
+        .unwrap_or_else(|e| panic!("mount tmpfs on {}: {e}", path.display()));
+        Tmpfs(path.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        if nix::mount::umount2(&self.0, MntFlags::empty()).is_err() {
+            let _ = nix::mount::umount2(&self.0, MntFlags::MNT_DETACH);
+        }
+    }
+}
