@@ -84,10 +84,24 @@ pub struct Outcome {
 /// the daemon inherits them and a pipe would never reach EOF. A program that
 /// has not returned after a generous time is killed and the test fails.
 pub fn run_program(options: &str, mountpoint: &Path) -> Outcome {
+    run_program_under(&[], options, mountpoint)
+}
+
+/// [`run_program`] under a wrapper command (`setpriv ... --`), e.g. to run
+/// it without some capabilities.
+pub fn run_program_under(wrapper: &[&str], options: &str, mountpoint: &Path) -> Outcome {
     let logs = tempfile::tempdir().expect("temp dir for program output");
     let err_path = logs.path().join("stderr");
     let stderr = File::create(&err_path).expect("create stderr file");
-    let mut child = Command::new(program())
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(program());
+            c
+        }
+        None => Command::new(program()),
+    };
+    let mut child = cmd
         .arg("-o")
         .arg(options)
         .arg(mountpoint)
