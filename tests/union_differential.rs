@@ -14,7 +14,7 @@ mod union_support;
 use std::collections::VecDeque;
 use std::path::Path;
 
-use union_support::mount::{Layout, Mount};
+use union_support::mount::{Layout, Mount, watchdog};
 use union_support::ops::{Generator, Op, Outcome, apply};
 use union_support::{layers, rng, snapshot};
 
@@ -42,11 +42,11 @@ fn compare_trees(kernel: &Path, union: &Path) -> Vec<String> {
     )
 }
 
-/// Runs `n_ops` operations from `seed`; returns a failure description.
-fn run(seed: u64, n_ops: u64) -> Result<(), String> {
-    let tmp = union_support::tempdir();
-    let k = Layout::create(&tmp.path().join("kernel"), 3);
-    let u = Layout::create(&tmp.path().join("union"), 3);
+/// Runs `n_ops` operations from `seed` under `root`; returns a failure
+/// description.
+fn run(root: &Path, seed: u64, n_ops: u64) -> Result<(), String> {
+    let k = Layout::create(&root.join("kernel"), 3);
+    let u = Layout::create(&root.join("union"), 3);
     // Built twice from the seed rather than copied: identical by
     // construction, and no tool's copy semantics in between.
     layers::generate_stack(&k.lowers, seed);
@@ -149,7 +149,12 @@ fn run_seeds(seeds: &[u64], n_ops: u64) {
     let mut failures = Vec::new();
     for &seed in seeds {
         eprintln!("differential: seed {seed}, {n_ops} ops");
-        if let Err(e) = run(seed, n_ops) {
+        let tmp = union_support::tempdir();
+        let root = tmp.path().to_path_buf();
+        let union_mnt = root.join("union/mnt");
+        // An hour per seed is far beyond any run (about 7 ms per op here).
+        let limit = std::time::Duration::from_secs(3600);
+        if let Err(e) = watchdog(limit, vec![union_mnt], move || run(&root, seed, n_ops)) {
             failures.push(format!(
                 "seed {seed} failed (replay: STRATA_DIFF_SEED={seed} STRATA_DIFF_OPS={n_ops}):\n{e}"
             ));

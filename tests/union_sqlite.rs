@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, params};
 use union_support::layers::pattern;
-use union_support::mount::{Layout, Mount};
+use union_support::mount::{Layout, Mount, watchdog};
 use union_support::rng::Rng;
 
 /// Rows of the initial database: 8000 x 4 KiB blobs, about 34 MB.
@@ -108,10 +108,19 @@ fn verify_rows(db: &Connection, model: &Model, ids: &[i64], when: &str) {
     }
 }
 
-fn sqlite_workload(journal_mode: &str, transactions: u64) {
+fn sqlite_workload(journal_mode: &'static str, transactions: u64) {
     common::require_root_and_fuse();
     let tmp = union_support::tempdir();
-    let layout = Layout::create(tmp.path(), 1);
+    let mnt = tmp.path().join("mnt");
+    // Far beyond the seconds it takes: only a hang trips it.
+    let limit = std::time::Duration::from_secs(1800);
+    watchdog(limit, vec![mnt], move || {
+        run_workload(tmp.path(), journal_mode, transactions)
+    });
+}
+
+fn run_workload(root: &Path, journal_mode: &str, transactions: u64) {
+    let layout = Layout::create(root, 1);
     let lower_db = layout.lowers[0].join("data/app.db");
     let mut model = create_lower_db(&lower_db, journal_mode);
     let lower_bytes = std::fs::read(&lower_db).expect("read lower db");

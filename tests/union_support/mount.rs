@@ -248,10 +248,7 @@ impl Mount {
     /// Aborts the FUSE connection behind this mount, so threads blocked in it
     /// return ENOTCONN; used by watchdogs before they fail a test.
     pub fn abort_fuse(&self) {
-        if let Ok(st) = nix::sys::stat::stat(&self.path) {
-            let minor = nix::sys::stat::minor(st.st_dev);
-            let _ = std::fs::write(format!("/sys/fs/fuse/connections/{minor}/abort"), "1");
-        }
+        abort_fuse_at(&self.path);
     }
 }
 
@@ -269,6 +266,46 @@ impl Drop for Mount {
             let _ = nix::mount::umount2(&self.path, MntFlags::MNT_DETACH);
         }
     }
+}
+
+/// Aborts the FUSE connection mounted at `path`, if any (a FUSE connection's
+/// id in /sys/fs/fuse/connections is the minor of the mount's st_dev).
+/// Best effort: a stat of a hung mount may block, so callers use it only
+/// when already failing.
+pub fn abort_fuse_at(path: &Path) {
+    if mounts_at(path) == 0 {
+        return;
+    }
+    if let Ok(st) = nix::sys::stat::stat(path) {
+        let minor = nix::sys::stat::minor(st.st_dev);
+        let _ = std::fs::write(format!("/sys/fs/fuse/connections/{minor}/abort"), "1");
+    }
+}
+
+/// Runs `f` on its own thread and returns its result; if it has not
+/// finished after `limit` (generous: only a hang trips it), aborts the FUSE
+/// connections at `mountpoints` so the stuck thread can return, and fails.
+pub fn watchdog<T: Send + 'static>(
+    limit: Duration,
+    mountpoints: Vec<PathBuf>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let value = f();
+        let _ = tx.send(());
+        value
+    });
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+        for m in &mountpoints {
+            abort_fuse_at(m);
+        }
+        panic!("hang: no result within {limit:?} (FUSE connections at {mountpoints:?} aborted)");
+    }
+    // Finished or panicked (the sender is gone): pass the panic on as is.
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// A tmpfs mounted for the life of the guard (a second filesystem for the
