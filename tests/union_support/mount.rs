@@ -80,7 +80,7 @@ pub struct Outcome {
 }
 
 /// Runs the program under test with `-o OPTIONS MOUNTPOINT` and waits for it
-/// to return (it daemonizes once mounted). Output goes to files, not pipes:
+/// to return (it daemonizes once mounted). Output goes to `MOUNTPOINT.stderr`, not pipes:
 /// the daemon inherits them and a pipe would never reach EOF. A program that
 /// has not returned after a generous time is killed and the test fails.
 pub fn run_program(options: &str, mountpoint: &Path) -> Outcome {
@@ -90,8 +90,13 @@ pub fn run_program(options: &str, mountpoint: &Path) -> Outcome {
 /// [`run_program`] under a wrapper command (`setpriv ... --`), e.g. to run
 /// it without some capabilities.
 pub fn run_program_under(wrapper: &[&str], options: &str, mountpoint: &Path) -> Outcome {
-    let logs = tempfile::tempdir().expect("temp dir for program output");
-    let err_path = logs.path().join("stderr");
+    // Next to the mountpoint (inside the test's temp dir), so the daemon's
+    // later messages stay readable while the test runs.
+    let name = mountpoint
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let err_path = mountpoint.with_file_name(format!("{name}.stderr"));
     let stderr = File::create(&err_path).expect("create stderr file");
     let mut cmd = match wrapper.split_first() {
         Some((first, rest)) => {
