@@ -137,11 +137,21 @@ pub fn run_program_under(wrapper: &[&str], options: &str, mountpoint: &Path) -> 
 
 /// Number of mounts whose mountpoint is `path`, from /proc/self/mountinfo.
 pub fn mounts_at(path: &Path) -> usize {
+    devices_at(path).len()
+}
+
+/// The `major:minor` device of every mount at `path`, oldest first, from
+/// /proc/self/mountinfo (never touching the mount itself, which may hang).
+fn devices_at(path: &Path) -> Vec<String> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
     let want = path.to_string_lossy();
     info.lines()
-        .filter(|l| l.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(&*want))
-        .count()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split(' ').collect();
+            let point = unescape_mountinfo(fields.get(4)?);
+            (point == want).then(|| fields[2].to_string())
+        })
+        .collect()
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
@@ -273,18 +283,43 @@ impl Drop for Mount {
     }
 }
 
-/// Aborts the FUSE connection mounted at `path`, if any (a FUSE connection's
-/// id in /sys/fs/fuse/connections is the minor of the mount's st_dev).
-/// Best effort: a stat of a hung mount may block, so callers use it only
-/// when already failing.
+/// Aborts the FUSE connection mounted at `path`, if any, so that threads
+/// blocked on it return ENOTCONN. Best effort: used only when already failing.
 pub fn abort_fuse_at(path: &Path) {
-    if mounts_at(path) == 0 {
-        return;
-    }
-    if let Ok(st) = nix::sys::stat::stat(path) {
-        let minor = nix::sys::stat::minor(st.st_dev);
+    // Through fusectl where it is mounted: the top-most mount at `path`; a
+    // FUSE connection is named by the minor of its anonymous device.
+    if let Some(minor) = devices_at(path)
+        .last()
+        .and_then(|d| d.split(':').nth(1).map(str::to_string))
+    {
         let _ = std::fs::write(format!("/sys/fs/fuse/connections/{minor}/abort"), "1");
     }
+    // Otherwise (fusectl is often not mounted) by killing the daemon this
+    // test started for `path`: the kernel then fails its pending requests.
+    for pid in daemons_serving(path) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// Processes (other than this one) whose command line has `path` as an
+/// argument: the mount program's daemon for that mountpoint.
+fn daemons_serving(path: &Path) -> Vec<i32> {
+    let want = path.as_os_str().as_encoded_bytes();
+    let me = std::process::id() as i32;
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == want))
+        })
+        .collect()
 }
 
 /// Runs `f` on its own thread and returns its result; if it has not
