@@ -295,3 +295,106 @@ fn union_lower_file_opened_for_writing_by_its_non_root_owner() {
         "lower changed"
     );
 }
+
+#[test]
+fn union_write_through_one_name_of_a_lower_hard_link_shows_through_all() {
+    common::require_root_and_fuse();
+    let tmp = union_support::tempdir();
+    let layout = Layout::create(tmp.path(), 2);
+    hardlink_layers(&layout);
+    let mount = Mount::union(&layout);
+    let m = mount.path();
+    // Copy-up through one name must keep the link whole (overlayfs with
+    // index=on does; with index=off the other names keep the old data).
+    std::fs::write(m.join("d/b"), b"rewritten through d/b\n").expect("write d/b");
+    for name in ["d/a", "d/b", "f/c"] {
+        assert_eq!(
+            std::fs::read(m.join(name)).expect("read"),
+            b"rewritten through d/b\n",
+            "content of {name}"
+        );
+        assert_eq!(
+            m.join(name).symlink_metadata().expect("stat").nlink(),
+            3,
+            "st_nlink of {name}"
+        );
+    }
+    // A new link to a lower file joins the same inode.
+    std::fs::hard_link(m.join("e/x"), m.join("e/z")).expect("link to a lower file");
+    let inos: Vec<u64> = ["e/x", "e/y", "e/z"]
+        .iter()
+        .map(|n| m.join(n).symlink_metadata().expect("stat").ino())
+        .collect();
+    assert!(
+        inos.windows(2).all(|w| w[0] == w[1]),
+        "e/x, e/y, e/z report inodes {inos:?}"
+    );
+    assert_eq!(
+        m.join("e/y").symlink_metadata().expect("stat").nlink(),
+        3,
+        "st_nlink of e/y after link"
+    );
+    mount.unmount();
+    let mount = Mount::union(&layout);
+    assert_eq!(
+        std::fs::read(mount.path().join("f/c")).expect("read"),
+        b"rewritten through d/b\n",
+        "after remount"
+    );
+    assert_eq!(
+        mount
+            .path()
+            .join("e/y")
+            .symlink_metadata()
+            .expect("stat")
+            .nlink(),
+        3,
+        "after remount"
+    );
+}
+
+#[test]
+fn union_rename_lower_directory_without_exdev() {
+    common::require_root_and_fuse();
+    let tmp = union_support::tempdir();
+    let layout = Layout::create(tmp.path(), 2);
+    layers::file(&layout.lowers[1].join("src/tree/a"), b"a\n", 0o644);
+    layers::file(&layout.lowers[0].join("src/tree/sub/b"), b"b\n", 0o600);
+    layers::symlink("a", &layout.lowers[0].join("src/tree/link"));
+    let mount = Mount::union(&layout);
+    let m = mount.path();
+    let before = union_support::snapshot::snapshot(&m.join("src/tree"));
+    std::fs::rename(m.join("src/tree"), m.join("moved")).expect("rename a lower dir (no EXDEV)");
+    assert_eq!(
+        m.join("src/tree")
+            .symlink_metadata()
+            .map_err(|e| e.raw_os_error())
+            .err(),
+        Some(Some(libc::ENOENT))
+    );
+    // A new dir at the old name is empty: nothing of the old tree shows.
+    std::fs::create_dir(m.join("src/tree")).expect("mkdir at the old name");
+    assert!(
+        union_support::snapshot::read_names(&m.join("src/tree"))
+            .expect("readdir")
+            .is_empty()
+    );
+    let check = |root: &Path, when: &str| {
+        let after = union_support::snapshot::snapshot(&root.join("moved"));
+        let diffs = union_support::snapshot::diff("before", &before, "after", &after);
+        assert!(
+            diffs.is_empty(),
+            "renamed tree differs {when}:\n{}",
+            diffs.join("\n")
+        );
+    };
+    check(m, "right after the rename");
+    mount.unmount();
+    let mount = Mount::union(&layout);
+    check(mount.path(), "after remounting");
+    assert!(
+        union_support::snapshot::read_names(&mount.path().join("src/tree"))
+            .expect("readdir")
+            .is_empty()
+    );
+}
