@@ -1,8 +1,9 @@
 //! Differential test of the union filesystem against kernel overlayfs: the
 //! same seeded random operations on identical copies of a generated 3-layer
 //! stack; after each step the outcome (value or errno) and the state of the
-//! touched paths match, and the whole visible trees match every 100 steps
-//! and at the end.
+//! touched paths match, and the whole visible trees match every 100 steps,
+//! at the end, and after remounting both. A failing run is shrunk to a short
+//! sequence of operations that still diverges, printed with the seed.
 //!
 //! Replay: `STRATA_DIFF_SEED=<seed> [STRATA_DIFF_OPS=<n>] cargo test --test
 //! union_differential`. Longer runs: `STRATA_LONG_TESTS=1`.
@@ -11,8 +12,9 @@
 mod common;
 mod union_support;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use union_support::mount::{Layout, Mount, watchdog};
 use union_support::ops::{Generator, Op, Outcome, apply};
@@ -25,6 +27,14 @@ fn env_u64(name: &str) -> Option<u64> {
     })
 }
 
+fn show(o: &Outcome) -> String {
+    match o {
+        Ok(v) if v.is_empty() => "ok".into(),
+        Ok(v) => format!("ok: {v}"),
+        Err(e) => format!("errno {e} ({})", nix::errno::Errno::from_raw(*e).desc()),
+    }
+}
+
 /// State of the paths an op touched, as a user sees them (or the errno).
 fn touched(root: &Path, op: &Op) -> Vec<Result<snapshot::Entry, i32>> {
     op.paths()
@@ -33,84 +43,159 @@ fn touched(root: &Path, op: &Op) -> Vec<Result<snapshot::Entry, i32>> {
         .collect()
 }
 
-fn compare_trees(kernel: &Path, union: &Path) -> Vec<String> {
-    snapshot::diff(
-        "kernel",
-        &snapshot::snapshot(kernel),
-        "union",
-        &snapshot::snapshot(union),
-    )
+/// Kernel overlayfs and the union under test on identical layers.
+struct Pair {
+    k: Layout,
+    u: Layout,
+    kernel: Mount,
+    union: Mount,
 }
 
-/// Runs `n_ops` operations from `seed` under `root`; returns a failure
-/// description.
-fn run(root: &Path, seed: u64, n_ops: u64) -> Result<(), String> {
-    let k = Layout::create(&root.join("kernel"), 3);
-    let u = Layout::create(&root.join("union"), 3);
-    // Built twice from the seed rather than copied: identical by
-    // construction, and no tool's copy semantics in between.
-    layers::generate_stack(&k.lowers, seed);
-    layers::generate_stack(&u.lowers, seed);
-    let kernel = Mount::kernel(&k);
-    let union = Mount::union(&u);
-
-    let diffs = compare_trees(kernel.path(), union.path());
-    if !diffs.is_empty() {
-        return Err(format!(
-            "trees differ right after mounting:\n{}",
-            diffs.join("\n")
-        ));
+impl Pair {
+    fn new(root: &Path, seed: u64) -> Pair {
+        let k = Layout::create(&root.join("kernel"), 3);
+        let u = Layout::create(&root.join("union"), 3);
+        // Built twice from the seed rather than copied: identical by
+        // construction, and no tool's copy semantics in between.
+        layers::generate_stack(&k.lowers, seed);
+        layers::generate_stack(&u.lowers, seed);
+        let kernel = Mount::kernel(&k);
+        let union = Mount::union(&u);
+        Pair {
+            k,
+            u,
+            kernel,
+            union,
+        }
     }
+
+    /// Applies `op` to both; a description of the divergence, if any.
+    fn step(&self, op: &Op) -> Result<Outcome, String> {
+        let rk = apply(self.kernel.path(), op);
+        let ru = apply(self.union.path(), op);
+        if rk != ru {
+            return Err(format!(
+                "{op:?}\n  kernel: {}\n  union:  {}",
+                show(&rk),
+                show(&ru)
+            ));
+        }
+        let (sk, su) = (
+            touched(self.kernel.path(), op),
+            touched(self.union.path(), op),
+        );
+        if sk != su {
+            return Err(format!(
+                "{op:?} ({} on both)\n  paths after, kernel: {sk:?}\n  paths after, union:  {su:?}",
+                show(&rk)
+            ));
+        }
+        Ok(rk)
+    }
+
+    fn compare_trees(&self) -> Result<(), String> {
+        let (k, u) = (
+            snapshot::snapshot(self.kernel.path()),
+            snapshot::snapshot(self.union.path()),
+        );
+        let diffs = snapshot::diff("kernel", &k, "union", &u);
+        if diffs.is_empty() {
+            Ok(())
+        } else {
+            Err(diffs.join("\n"))
+        }
+    }
+
+    /// Unmounts both and mounts the same dirs again.
+    fn remount(self) -> Pair {
+        let Pair {
+            k,
+            u,
+            kernel,
+            union,
+        } = self;
+        kernel.unmount();
+        union.unmount();
+        let kernel = Mount::kernel(&k);
+        let union = Mount::union(&u);
+        Pair {
+            k,
+            u,
+            kernel,
+            union,
+        }
+    }
+
+    /// Full-tree comparison now and after a remount.
+    fn finish(self) -> Result<(), String> {
+        self.compare_trees()
+            .map_err(|d| format!("trees differ at the end:\n{d}"))?;
+        self.remount()
+            .compare_trees()
+            .map_err(|d| format!("trees differ after remounting:\n{d}"))
+    }
+}
+
+/// A failed run: the description and the operations applied up to and
+/// including the failing one.
+struct Failure {
+    what: String,
+    ops: Vec<Op>,
+}
+
+/// Runs `n_ops` generated operations from `seed` under `root`.
+fn run(root: &Path, seed: u64, n_ops: u64) -> Result<(), Failure> {
+    let pair = Pair::new(root, seed);
+    let mut ops: Vec<Op> = Vec::new();
+    let fail = |what: String, ops: &[Op]| Failure {
+        what,
+        ops: ops.to_vec(),
+    };
+    pair.compare_trees()
+        .map_err(|d| fail(format!("trees differ right after mounting:\n{d}"), &ops))?;
     let mut gen_ = Generator::new(seed);
     let mut recent: VecDeque<String> = VecDeque::new();
     // Per operation kind: (succeeded, failed), to show the run did real work.
-    let mut stats: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut stats: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for step in 0..n_ops {
-        let tree = snapshot::listing(kernel.path());
-        let op = gen_.next(&tree);
-        let rk: Outcome = apply(kernel.path(), &op);
-        let ru: Outcome = apply(union.path(), &op);
-        recent.push_back(format!("  #{step} {op:?} -> {rk:?}"));
+        let op = gen_.next(&snapshot::listing(pair.kernel.path()));
+        ops.push(op.clone());
+        let history =
+            |recent: &VecDeque<String>| recent.iter().cloned().collect::<Vec<_>>().join("\n");
+        let outcome = pair.step(&op).map_err(|e| {
+            fail(
+                format!(
+                    "step {step}: {e}\nlast ops before it:\n{}",
+                    history(&recent)
+                ),
+                &ops,
+            )
+        })?;
         let kind = format!("{op:?}")
             .split([' ', '{'])
             .next()
             .unwrap_or_default()
             .to_string();
         let counts = stats.entry(kind).or_default();
-        if rk.is_ok() {
+        if outcome.is_ok() {
             counts.0 += 1;
         } else {
             counts.1 += 1;
         }
+        recent.push_back(format!("  #{step} {op:?} -> {}", show(&outcome)));
         if recent.len() > 25 {
             recent.pop_front();
         }
-        let history = || recent.iter().cloned().collect::<Vec<_>>().join("\n");
-        if rk != ru {
-            return Err(format!(
-                "step {step}: {op:?}\n  kernel: {}\n  union:  {}\nlast ops (kernel outcome):\n{}",
-                show(&rk),
-                show(&ru),
-                history()
-            ));
-        }
-        let (sk, su) = (touched(kernel.path(), &op), touched(union.path(), &op));
-        if sk != su {
-            return Err(format!(
-                "step {step}: {op:?} ({})\n  paths after, kernel: {sk:?}\n  paths after, union:  {su:?}\nlast ops:\n{}",
-                show(&rk),
-                history()
-            ));
-        }
-        if step % 100 == 99 || step + 1 == n_ops {
-            let diffs = compare_trees(kernel.path(), union.path());
-            if !diffs.is_empty() {
-                return Err(format!(
-                    "trees differ after step {step}:\n{}\nlast ops:\n{}",
-                    diffs.join("\n"),
-                    history()
-                ));
-            }
+        if step % 100 == 99 {
+            pair.compare_trees().map_err(|d| {
+                fail(
+                    format!(
+                        "trees differ after step {step}:\n{d}\nlast ops:\n{}",
+                        history(&recent)
+                    ),
+                    &ops,
+                )
+            })?;
         }
     }
     let summary: Vec<String> = stats
@@ -121,28 +206,55 @@ fn run(root: &Path, seed: u64, n_ops: u64) -> Result<(), String> {
         "differential: seed {seed}: succeeded/run per op: {}",
         summary.join(", ")
     );
-    // What was written must survive an unmount: compare once more on fresh
-    // mounts of the same upper dirs.
-    kernel.unmount();
-    union.unmount();
-    let kernel = Mount::kernel(&k);
-    let union = Mount::union(&u);
-    let diffs = compare_trees(kernel.path(), union.path());
-    if !diffs.is_empty() {
-        return Err(format!(
-            "trees differ after remounting:\n{}",
-            diffs.join("\n")
-        ));
-    }
-    Ok(())
+    pair.finish().map_err(|d| fail(d, &ops))
 }
 
-fn show(o: &Outcome) -> String {
-    match o {
-        Ok(v) if v.is_empty() => "ok".into(),
-        Ok(v) => format!("ok: {v}"),
-        Err(e) => format!("errno {e} ({})", nix::errno::Errno::from_raw(*e).desc()),
+/// Applies a fixed list of operations on fresh mounts of the seed's layers;
+/// the first divergence, if any.
+fn replay(seed: u64, ops: &[Op]) -> Option<String> {
+    let tmp = union_support::tempdir();
+    let pair = Pair::new(tmp.path(), seed);
+    for (i, op) in ops.iter().enumerate() {
+        if let Err(e) = pair.step(op) {
+            return Some(format!("step {i}: {e}"));
+        }
     }
+    pair.finish().err()
+}
+
+/// Removes chunks of operations while the sequence still diverges (a
+/// bounded delta-debugging pass): the result is what a bug report needs.
+fn shrink(seed: u64, mut ops: Vec<Op>) -> (Vec<Op>, String) {
+    let Some(mut what) = replay(seed, &ops) else {
+        return (
+            ops,
+            "the recorded sequence does not diverge when replayed on its own".into(),
+        );
+    };
+    // A budget, not an assertion: stop shrinking, keep what we have.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut chunk = ops.len().div_ceil(2);
+    while chunk >= 1 && Instant::now() < deadline {
+        let mut i = 0;
+        let mut removed = false;
+        while i < ops.len() && Instant::now() < deadline {
+            let candidate: Vec<Op> = ops[..i]
+                .iter()
+                .chain(ops[(i + chunk).min(ops.len())..].iter())
+                .cloned()
+                .collect();
+            match replay(seed, &candidate) {
+                Some(w) => {
+                    (ops, what, removed) = (candidate, w, true);
+                }
+                None => i += chunk,
+            }
+        }
+        if !removed {
+            chunk /= 2;
+        }
+    }
+    (ops, what)
 }
 
 fn run_seeds(seeds: &[u64], n_ops: u64) {
@@ -152,9 +264,26 @@ fn run_seeds(seeds: &[u64], n_ops: u64) {
         let tmp = union_support::tempdir();
         let root = tmp.path().to_path_buf();
         let union_mnt = root.join("union/mnt");
-        // An hour per seed is far beyond any run (about 7 ms per op here).
-        let limit = std::time::Duration::from_secs(3600);
-        if let Err(e) = watchdog(limit, vec![union_mnt], move || run(&root, seed, n_ops)) {
+        // An hour per seed is far beyond any run (a few ms per op here).
+        let limit = Duration::from_secs(3600);
+        let result = watchdog(limit, vec![union_mnt], move || {
+            run(&root, seed, n_ops).map_err(|f| {
+                let (short, what) = shrink(seed, f.ops.clone());
+                let listed: Vec<String> = short
+                    .iter()
+                    .enumerate()
+                    .map(|(i, op)| format!("  #{i} {op:?}"))
+                    .collect();
+                format!(
+                    "{}\n\nshrunk to {} of {} ops, which diverge so:\n{what}\nops:\n{}",
+                    f.what,
+                    short.len(),
+                    f.ops.len(),
+                    listed.join("\n")
+                )
+            })
+        });
+        if let Err(e) = result {
             failures.push(format!(
                 "seed {seed} failed (replay: STRATA_DIFF_SEED={seed} STRATA_DIFF_OPS={n_ops}):\n{e}"
             ));
