@@ -5,7 +5,7 @@
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use nix::fcntl::{AT_FDCWD, RenameFlags};
@@ -77,6 +77,18 @@ pub enum Op {
     Readdir {
         path: String,
     },
+    /// Open read-write, unlink, then fstat, write and read through the fd:
+    /// an unlinked open file keeps working and reports the remaining links.
+    UnlinkWhileOpen {
+        path: String,
+        seed: u64,
+    },
+    /// Open read-only (a lower file: before any copy-up), write through a
+    /// second fd (the copy-up), read through the first: it sees the write.
+    ReadAcrossCopyUp {
+        path: String,
+        seed: u64,
+    },
 }
 
 /// What an operation showed the user: a value (content hash, names) or an
@@ -106,7 +118,9 @@ impl Op {
             | Op::Setxattr { path, .. }
             | Op::Removexattr { path, .. }
             | Op::Read { path }
-            | Op::Readdir { path } => vec![path],
+            | Op::Readdir { path }
+            | Op::UnlinkWhileOpen { path, .. }
+            | Op::ReadAcrossCopyUp { path, .. } => vec![path],
             Op::Rename { from, to, .. } | Op::Link { from, to } => vec![from, to],
         }
     }
@@ -186,6 +200,38 @@ pub fn apply(root: &Path, op: &Op) -> Outcome {
         Op::Readdir { path } => super::snapshot::read_names(&p(path))
             .map(|n| n.join(" "))
             .map_err(errno),
+        Op::UnlinkWhileOpen { path, seed } => {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(p(path))
+                .map_err(errno)?;
+            std::fs::remove_file(p(path)).map_err(errno)?;
+            let nlink = f.metadata().map_err(errno)?.nlink();
+            let data = pattern(100, *seed);
+            f.write_all_at(&data, 0).map_err(errno)?;
+            let mut back = vec![0u8; data.len()];
+            f.read_exact_at(&mut back, 0).map_err(errno)?;
+            Ok(format!(
+                "st_nlink {nlink} after unlink, write read back intact: {}",
+                back == data
+            ))
+        }
+        Op::ReadAcrossCopyUp { path, seed } => {
+            let reader = std::fs::File::open(p(path)).map_err(errno)?;
+            let writer = OpenOptions::new()
+                .write(true)
+                .open(p(path))
+                .map_err(errno)?;
+            let data = pattern(64, *seed);
+            writer.write_all_at(&data, 0).map_err(errno)?;
+            let mut back = vec![0u8; data.len()];
+            reader.read_exact_at(&mut back, 0).map_err(errno)?;
+            Ok(format!(
+                "earlier read-only fd sees the write: {}",
+                back == data
+            ))
+        }
     }
 }
 
@@ -372,11 +418,19 @@ impl Generator {
                     name,
                 }
             }
-            90..=95 => Op::Read {
+            90..=94 => Op::Read {
                 path: self.file_or_any(tree),
             },
-            _ => Op::Readdir {
+            95..=96 => Op::Readdir {
                 path: self.dir_or_any(tree),
+            },
+            97 => Op::UnlinkWhileOpen {
+                path: self.file_or_any(tree),
+                seed,
+            },
+            _ => Op::ReadAcrossCopyUp {
+                path: self.file_or_any(tree),
+                seed,
             },
         }
     }
