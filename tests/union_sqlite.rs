@@ -10,6 +10,8 @@ mod union_support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OpenFlags, params};
 use union_support::layers::pattern;
@@ -119,6 +121,44 @@ fn sqlite_workload(journal_mode: &'static str, transactions: u64) {
     });
 }
 
+/// Reads random rows, counts and quick_checks until `stop`; any error but
+/// "busy" (the writer holds the lock) means the reader saw a broken file.
+/// Returns the number of completed reads.
+fn read_until(db: Connection, stop: &AtomicBool) -> Result<u64, String> {
+    db.busy_timeout(std::time::Duration::from_secs(60))
+        .map_err(|e| e.to_string())?;
+    let mut rng = Rng::new(7);
+    let mut reads = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let id = 1 + rng.below(INITIAL_ROWS as u64) as i64;
+        let result = match reads % 100 {
+            0 => db
+                .query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
+                .map(|r| (r != "ok").then(|| format!("quick_check: {r}"))),
+            n if n % 10 == 0 => db
+                .query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                .map(|_| None),
+            _ => db
+                .query_row("SELECT length(v) FROM t WHERE id = ?1", [id], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|len| (len != BLOB as i64).then(|| format!("row {id} has {len} bytes"))),
+        };
+        match result {
+            Ok(None) => reads += 1,
+            Ok(Some(bad)) => return Err(bad),
+            Err(rusqlite::Error::QueryReturnedNoRows) => reads += 1,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) => {}
+            Err(e) => return Err(format!("after {reads} reads: {e}")),
+        }
+    }
+    Ok(reads)
+}
+
 fn run_workload(root: &Path, journal_mode: &str, transactions: u64) {
     let layout = Layout::create(root, 1);
     let lower_db = layout.lowers[0].join("data/app.db");
@@ -131,6 +171,14 @@ fn run_workload(root: &Path, journal_mode: &str, transactions: u64) {
         let reader = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("open reader");
         verify_rows(&reader, &model, &[1, 2, INITIAL_ROWS], "before any write");
+        // A second reader, also opened before the copy-up, reads all the
+        // time on its own thread: the daemon serves it and the writer
+        // concurrently.
+        let background = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open background reader");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_reader = Arc::clone(&stop);
+        let reading = std::thread::spawn(move || read_until(background, &stop_reader));
         let mut writer = Connection::open(&db_path).expect("open writer");
         writer
             .busy_timeout(std::time::Duration::from_secs(60))
@@ -185,6 +233,12 @@ fn run_workload(root: &Path, journal_mode: &str, transactions: u64) {
                     .expect("checkpoint");
             }
         }
+        stop.store(true, Ordering::Relaxed);
+        let reads = reading
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            .unwrap_or_else(|e| panic!("concurrent reader: {e}"));
+        assert!(reads > 0, "the concurrent reader never completed a read");
         integrity_ok(&writer, "at the end, through the mount");
         verify_all(&writer, &model, "at the end, through the mount");
         verify_all(

@@ -397,13 +397,11 @@ impl Generator {
                 mode,
             },
             83..=87 => {
-                // Rarely an overlay-private name: it must be refused, never
-                // turn into a real whiteout/opaque marker.
-                let name = if self.rng.percent(5) {
-                    "trusted.overlay.opaque".to_string()
-                } else {
-                    self.rng.pick(XATTRS).to_string()
-                };
+                // Never an overlay-private name (`trusted.overlay.*`): Linux
+                // >= 6.7 accepts and *shows* them through the mount (escaped
+                // as `trusted.overlay.overlay.*` in upper, for nesting), while
+                // the spec wants them hidden; that is a deliberate difference.
+                let name = self.rng.pick(XATTRS).to_string();
                 let value = pattern(1 + self.rng.below(64) as usize, seed);
                 Op::Setxattr {
                     path: self.any(tree, 90),
