@@ -219,6 +219,7 @@ pub fn apply(root: &Path, op: &Op) -> Outcome {
         }
         Op::ReadAcrossCopyUp { path, seed } => {
             let reader = std::fs::File::open(p(path)).map_err(errno)?;
+            let ino_before = reader.metadata().map_err(errno)?.ino();
             let writer = OpenOptions::new()
                 .write(true)
                 .open(p(path))
@@ -227,9 +228,16 @@ pub fn apply(root: &Path, op: &Op) -> Outcome {
             writer.write_all_at(&data, 0).map_err(errno)?;
             let mut back = vec![0u8; data.len()];
             reader.read_exact_at(&mut back, 0).map_err(errno)?;
+            // st_ino survives the copy-up, seen through either fd and the path.
+            let inos = [
+                reader.metadata().map_err(errno)?.ino(),
+                writer.metadata().map_err(errno)?.ino(),
+                std::fs::symlink_metadata(p(path)).map_err(errno)?.ino(),
+            ];
             Ok(format!(
-                "earlier read-only fd sees the write: {}",
-                back == data
+                "earlier read-only fd sees the write: {}, st_ino unchanged: {}",
+                back == data,
+                inos.iter().all(|i| *i == ino_before)
             ))
         }
     }
