@@ -11,8 +11,31 @@
 //! - [`mount`]: mounts and serves in background threads, returns once the
 //!   mount is ready; the [`MountGuard`] unmounts on drop.
 //! - [`serve`]: mounts and serves in the calling thread until unmounted.
+//!
+//! Layout: `layers` (stack, name resolution), `markers` (whiteouts, opaque
+//! dirs, private xattrs), `table` (inode numbers), `copyup`, `readdir`
+//! (merging), `fs/` (the operations), `adapter` (fuser glue), `mount`
+//! (validation, session, guard), `options` (the mount program's command
+//! line), `sys` (raw syscalls).
 
-use std::path::{Path, PathBuf};
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod adapter;
+mod copyup;
+mod fs;
+mod handles;
+mod layers;
+mod markers;
+mod mount;
+pub mod options;
+mod readdir;
+mod sys;
+mod table;
+mod validate;
+
+use std::path::PathBuf;
+
+pub use mount::{MountGuard, mount, serve, serve_with_ready};
 
 /// What to stack and how to serve it.
 /// Callers build it as `Config { lowerdirs, ..Default::default() }` so that
@@ -25,6 +48,14 @@ pub struct Config {
     pub upperdir: Option<PathBuf>,
     /// Scratch dir on the same filesystem as `upperdir` (copy-up staging).
     pub workdir: Option<PathBuf>,
+    /// FUSE session threads; `None` picks a default (4).
+    pub threads: Option<usize>,
+    /// Extra kernel mount flags: `nodev`, `nosuid`, `noexec`, `noatime`,
+    /// `dirsync`, `sync`, `ro`, `fsname=NAME`. Others are rejected.
+    pub mount_options: Vec<String>,
+    /// Skip the mount-time check that every whiteout in a lower layer hides
+    /// something below it (it walks every lower layer but the bottom one).
+    pub skip_whiteout_check: bool,
 }
 
 /// Errors of setting up or tearing down a mount.
@@ -38,30 +69,4 @@ pub enum Error {
     },
     #[error("{0}")]
     Invalid(String),
-}
-
-/// A mounted union; unmounts (and stops serving) when dropped.
-#[derive(Debug)]
-pub struct MountGuard {
-    mountpoint: PathBuf,
-}
-
-impl MountGuard {
-    pub fn mountpoint(&self) -> &Path {
-        &self.mountpoint
-    }
-}
-
-/// Mount `config` at `mountpoint`, serving it from background threads.
-pub fn mount(config: Config, mountpoint: &Path) -> Result<MountGuard, Error> {
-    let _ = config;
-    Err(Error::Invalid(format!(
-        "{}: union filesystem not implemented yet",
-        mountpoint.display()
-    )))
-}
-
-/// Mount `config` at `mountpoint` and serve it in this thread until unmounted.
-pub fn serve(config: Config, mountpoint: &Path) -> Result<(), Error> {
-    mount(config, mountpoint).map(|_| ())
 }

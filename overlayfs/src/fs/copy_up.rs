@@ -1,0 +1,161 @@
+//! Copy-up of nodes: one object (`copy_up`), or a whole directory tree
+//! before a rename (`copy_up_tree`).
+//!
+//! A copy is staged complete in the scratch dir, then renamed into place.
+//! A single copy-up fsyncs the staged file before the rename; a tree
+//! copy-up stages every file first, syncs the filesystem once, then renames
+//! them all, so that no name in upper ever points at data a crash could
+//! lose, without paying one fsync per file.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use fuser::Errno;
+
+use super::{Res, UnionFs, errno, key_of, nix_errno};
+use crate::copyup;
+use crate::layers::Layer;
+
+/// A copy built in the scratch dir, not yet in place.
+pub(crate) struct Staged {
+    ino: u64,
+    tmp: PathBuf,
+}
+
+impl UnionFs {
+    /// Copies `ino` up if it lives in a lower layer. Caller holds `ns`
+    /// exclusively. Other known names of a lower hard link are linked to
+    /// the copy, so the link survives (names looked up later join it in
+    /// `child_impl`).
+    pub(crate) fn copy_up(&self, ino: u64) -> Res<()> {
+        match self.stage_copy_up(ino, true)? {
+            Some(staged) => self.finish_copy_up(staged),
+            None => Ok(()),
+        }
+    }
+
+    fn stage_copy_up(&self, ino: u64, durable: bool) -> Res<Option<Staged>> {
+        let node = self.node(ino)?;
+        if node.layer == Layer::Upper {
+            return Ok(None);
+        }
+        let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
+        self.ensure_upper_dir(path.parent().unwrap_or(Path::new("")))?;
+        let src = self.stack.path(node.layer, &node.src);
+        let tmp = self.tmp_path()?;
+        copyup::copy_to_work(&src, &tmp, durable).map_err(errno)?;
+        Ok(Some(Staged { ino, tmp }))
+    }
+
+    fn finish_copy_up(&self, staged: Staged) -> Res<()> {
+        let res = self.install_copy(staged.ino, &staged.tmp);
+        if !matches!(res, Ok(true)) {
+            // Failed, or a second name of a hard link staged it twice.
+            copyup::remove_any(&staged.tmp);
+        }
+        res.map(|_| ())
+    }
+
+    /// Renames the staged copy `tmp` of `ino` into place and records it.
+    /// Returns false (`tmp` unused) if `ino` is already up.
+    fn install_copy(&self, ino: u64, tmp: &Path) -> Res<bool> {
+        let node = self.node(ino)?;
+        if node.layer == Layer::Upper {
+            return Ok(false);
+        }
+        let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
+        let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let src = self.stack.path(node.layer, &node.src);
+        let dst = self.stack.upper_path(&path);
+        // Kernel overlayfs keeps the parent's times across a copy-up.
+        let parent_upper = self.stack.upper_path(&parent);
+        let parent_meta = parent_upper.symlink_metadata().map_err(errno)?;
+        copyup::rename2(tmp, &dst, nix::fcntl::RenameFlags::RENAME_NOREPLACE).map_err(errno)?;
+        // The copy is in place: record it before anything else can fail.
+        let meta = dst.symlink_metadata().map_err(errno)?;
+        let lower_meta = src.symlink_metadata().map_err(errno)?;
+        let lower_key = key_of(&lower_meta);
+        {
+            let mut t = self.table();
+            t.release_keys(ino);
+            t.add_key(ino, key_of(&meta));
+            let unknown_names = lower_meta.nlink().saturating_sub(node.aliases.len() as u64);
+            if !node.is_dir() && unknown_names > 0 {
+                t.record_copied(lower_key, ino);
+            }
+            if let Some(n) = t.get_mut(ino) {
+                n.nlink_bias = if n.is_dir() { 0 } else { unknown_names };
+                n.layer = Layer::Upper;
+                n.src = path;
+                if n.is_dir() {
+                    n.merged.insert(0, Layer::Upper);
+                }
+            }
+        }
+        for alias in node.aliases.iter().skip(1) {
+            let linked = self
+                .ensure_upper_dir(alias.parent().unwrap_or(Path::new("")))
+                .and_then(|()| {
+                    std::fs::hard_link(&dst, self.stack.upper_path(alias)).map_err(errno)
+                });
+            if let Err(e) = linked {
+                // That name keeps showing the lower file until it is looked
+                // up again, when it joins the copy (see `child_impl`).
+                log::warn!("{}: linking to the copy-up failed: {e:?}", alias.display());
+                let mut t = self.table();
+                t.remove_alias(ino, alias);
+                t.record_copied(lower_key, ino);
+                if let Some(n) = t.get_mut(ino) {
+                    n.nlink_bias += 1;
+                }
+            }
+        }
+        copyup::set_times(&parent_upper, &parent_meta).map_err(errno)?;
+        Ok(true)
+    }
+
+    /// Copies up `ino` and, for a directory, everything visible under it,
+    /// so the tree no longer depends on its lower layers (directory rename).
+    pub(crate) fn copy_up_tree(&self, ino: u64) -> Res<()> {
+        let mut staged = Vec::new();
+        let mut res = self.stage_tree(ino, &mut staged);
+        if res.is_ok() && !staged.is_empty() {
+            res = self.sync_scratch();
+        }
+        for s in staged {
+            if res.is_ok() {
+                res = self.finish_copy_up(s);
+            } else {
+                copyup::remove_any(&s.tmp);
+            }
+        }
+        res
+    }
+
+    /// Directories go up at once (their children need a parent; they hold
+    /// no data to sync); other objects are staged into `staged`.
+    fn stage_tree(&self, ino: u64, staged: &mut Vec<Staged>) -> Res<()> {
+        let node = self.node(ino)?;
+        if !node.is_dir() {
+            staged.extend(self.stage_copy_up(ino, false)?);
+            return Ok(());
+        }
+        self.copy_up(ino)?;
+        if self.node(ino)?.merged.len() == 1 {
+            return Ok(());
+        }
+        for entry in self.merged_listing(ino)? {
+            if let Some(child) = self.child(ino, &entry.name)? {
+                self.stage_tree(child, staged)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes the upper filesystem (where the scratch dir lives).
+    fn sync_scratch(&self) -> Res<()> {
+        let dir = std::fs::File::open(self.tmp_path()?.parent().unwrap_or(Path::new("/")))
+            .map_err(errno)?;
+        nix::unistd::syncfs(&dir).map_err(nix_errno)
+    }
+}

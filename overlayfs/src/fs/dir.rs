@@ -1,0 +1,105 @@
+//! Directory listing: opendir snapshots the merged listing, readdir pages
+//! through it by index.
+
+use std::ffi::OsString;
+
+use fuser::{Errno, FileType};
+
+use super::{Res, UnionFs, errno};
+use crate::handles::OpenDir;
+use crate::readdir::{self, Entry, Merged};
+
+impl UnionFs {
+    /// The visible entries of directory `ino`, merged over its layers.
+    pub(crate) fn merged_listing(&self, ino: u64) -> Res<Vec<Merged>> {
+        let (path, merged) = self.dir_of(ino)?;
+        let mut listings = Vec::with_capacity(merged.len());
+        for layer in merged {
+            let raws = readdir::read_layer(&self.stack.path(layer, &path)).map_err(errno)?;
+            listings.push((layer, raws));
+        }
+        Ok(readdir::merge(listings))
+    }
+
+    /// `.`, `..` and the merged entries, numbered with union inodes.
+    fn snapshot(&self, ino: u64) -> Res<Vec<Entry>> {
+        let _ns = self.read_ns();
+        let node = self.node(ino)?;
+        let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
+        let parent_ino = match path.parent() {
+            Some(p) => self.table().ino_by_path(p).unwrap_or(ino),
+            None => ino,
+        };
+        let listing = self.merged_listing(ino)?;
+        let mut entries = vec![
+            Entry {
+                name: OsString::from("."),
+                kind: FileType::Directory,
+                ino,
+            },
+            Entry {
+                name: OsString::from(".."),
+                kind: FileType::Directory,
+                ino: parent_ino,
+            },
+        ];
+        let mut devs = std::collections::HashMap::new();
+        for m in &listing {
+            if let std::collections::hash_map::Entry::Vacant(v) = devs.entry(m.layer) {
+                let meta = self.stack.root(m.layer).metadata().map_err(errno)?;
+                v.insert(std::os::unix::fs::MetadataExt::dev(&meta));
+            }
+        }
+        let mut t = self.table();
+        for m in listing {
+            let dev = devs.get(&m.layer).copied().unwrap_or(0);
+            let child = path.join(&m.name);
+            let ino = t.ino_for_entry(&child, (dev, m.backing_ino));
+            entries.push(Entry {
+                name: m.name,
+                kind: m.kind,
+                ino,
+            });
+        }
+        Ok(entries)
+    }
+
+    pub fn opendir(&self, ino: u64) -> Res<u64> {
+        self.dir_of(ino)?;
+        // The snapshot is taken by the first readdir (offset 0).
+        Ok(self.dirs.insert(OpenDir {
+            ino,
+            entries: std::sync::Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// Entries from `offset` on; the offset of entry `i` is `i + 1`.
+    /// Offset 0 (a rewind) refreshes the snapshot, as rewinddir(3) must.
+    pub fn readdir(&self, fh: u64, offset: u64) -> Res<Vec<(u64, Entry)>> {
+        let dir = self.dirs.get(fh).ok_or(Errno::EBADF)?;
+        if offset == 0 {
+            let fresh = self.snapshot(dir.ino)?;
+            *dir.entries.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+        }
+        let entries = dir.entries.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(entries
+            .iter()
+            .enumerate()
+            .skip(offset as usize)
+            .map(|(i, e)| (i as u64 + 1, e.clone()))
+            .collect())
+    }
+
+    pub fn releasedir(&self, fh: u64) {
+        self.dirs.remove(fh);
+    }
+
+    pub fn fsyncdir(&self, ino: u64) -> Res<()> {
+        let (node, path) = self.backing_path(ino)?;
+        if node.layer != crate::layers::Layer::Upper {
+            return Ok(());
+        }
+        let dir = std::fs::File::open(path).map_err(errno)?;
+        dir.sync_all().map_err(errno)
+    }
+}

@@ -1,0 +1,152 @@
+//! Open files and their data: open (copy-up on write), read, write, fsync,
+//! fallocate, lseek SEEK_DATA/SEEK_HOLE, copy_file_range, release.
+
+use std::fs::File;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::sync::Arc;
+
+use fuser::Errno;
+use nix::fcntl::FallocateFlags;
+use nix::unistd::Whence;
+
+use super::namespace::backing_flags;
+use super::{NsGuard, Res, UnionFs, errno, nix_errno};
+use crate::handles::OpenFile;
+use crate::layers::Layer;
+
+/// Whether open flags may modify the file (needs copy-up).
+fn writes(flags: i32) -> bool {
+    flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0
+}
+
+impl UnionFs {
+    pub fn open(&self, ino: u64, flags: i32) -> Res<u64> {
+        // Held until the backing file is open, so no rename moves it meanwhile.
+        let _ns = if writes(flags) {
+            self.lock_to_modify(ino)?
+        } else {
+            NsGuard::Read(self.read_ns())
+        };
+        let (node, path) = self.backing_path(ino)?;
+        let mut opts = File::options();
+        match flags & libc::O_ACCMODE {
+            libc::O_WRONLY => opts.write(true),
+            libc::O_RDWR => opts.read(true).write(true),
+            _ => opts.read(true),
+        };
+        let file = opts
+            .truncate(flags & libc::O_TRUNC != 0)
+            .custom_flags(backing_flags(flags) | libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(errno)?;
+        let upper = node.layer == Layer::Upper;
+        Ok(self.files.insert(OpenFile::new(ino, file, upper)))
+    }
+
+    /// The backing file of handle `fh`. A read-only open of a lower file
+    /// that has since been copied up moves to the copy, so it sees writes
+    /// made through other opens (kernel overlayfs does the same).
+    pub(crate) fn backing(&self, fh: u64) -> Res<Arc<File>> {
+        let open = self.files.get(fh).ok_or(Errno::EBADF)?;
+        if !open.is_upper() {
+            let _ns = self.read_ns();
+            let node = self.node(open.ino)?;
+            if node.layer == Layer::Upper && !node.unlinked() {
+                let path = self.stack.path(Layer::Upper, &node.src);
+                let file = File::options()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(path)
+                    .map_err(errno)?;
+                open.switch_to_upper(file);
+            }
+        }
+        Ok(open.current())
+    }
+
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Res<Vec<u8>> {
+        let f = self.backing(fh)?;
+        let mut buf = vec![0u8; size as usize];
+        let mut done = 0;
+        while done < buf.len() {
+            match f.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(errno(e)),
+            }
+        }
+        buf.truncate(done);
+        Ok(buf)
+    }
+
+    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Res<u32> {
+        let f = self.backing(fh)?;
+        f.write_all_at(data, offset).map_err(errno)?;
+        Ok(data.len() as u32)
+    }
+
+    pub fn fsync(&self, fh: u64, datasync: bool) -> Res<()> {
+        let f = self.backing(fh)?;
+        if datasync {
+            f.sync_data()
+        } else {
+            f.sync_all()
+        }
+        .map_err(errno)
+    }
+
+    pub fn release(&self, fh: u64) {
+        let Some(f) = self.files.remove(fh) else {
+            return;
+        };
+        let ino = f.ino;
+        drop(f);
+        let mut t = self.table();
+        let gone = t.get(ino).is_some_and(|n| n.unlinked() && n.nlookup == 0);
+        if gone && self.files.find(|o| o.ino == ino).is_none() {
+            t.remove(ino);
+        }
+    }
+
+    pub fn fallocate(&self, fh: u64, offset: u64, length: u64, mode: i32) -> Res<()> {
+        let f = self.backing(fh)?;
+        nix::fcntl::fallocate(
+            &*f,
+            FallocateFlags::from_bits_truncate(mode),
+            offset as i64,
+            length as i64,
+        )
+        .map_err(nix_errno)
+    }
+
+    pub fn lseek(&self, fh: u64, offset: i64, whence: i32) -> Res<i64> {
+        let f = self.backing(fh)?;
+        let whence = match whence {
+            libc::SEEK_DATA => Whence::SeekData,
+            libc::SEEK_HOLE => Whence::SeekHole,
+            libc::SEEK_SET => Whence::SeekSet,
+            libc::SEEK_END => Whence::SeekEnd,
+            _ => return Err(Errno::EINVAL),
+        };
+        nix::unistd::lseek64(&*f, offset, whence).map_err(nix_errno)
+    }
+
+    /// copy_file_range between two open files, at explicit offsets (the
+    /// backing files' own positions are never used).
+    pub fn copy_file_range(
+        &self,
+        fh_in: u64,
+        off_in: u64,
+        fh_out: u64,
+        off_out: u64,
+        len: u64,
+    ) -> Res<u32> {
+        let (fin, fout) = (self.backing(fh_in)?, self.backing(fh_out)?);
+        let (mut oi, mut oo) = (off_in as i64, off_out as i64);
+        let len = len.min(u32::MAX as u64 & !0xfff) as usize;
+        let n = nix::fcntl::copy_file_range(&*fin, Some(&mut oi), &*fout, Some(&mut oo), len)
+            .map_err(nix_errno)?;
+        Ok(n as u32)
+    }
+}

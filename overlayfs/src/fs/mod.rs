@@ -1,0 +1,336 @@
+//! The union filesystem core: operations that take inode numbers and
+//! names and return results or errnos, without knowing about FUSE replies
+//! (`adapter.rs` is the thin layer between the two).
+//!
+//! Concurrency: `ns` is a readers-writer lock over the union's namespace.
+//! Operations that change it (create, remove, rename, link, copy-up) take
+//! it exclusive, so a lookup never sees a half-done rename or copy-up;
+//! everything else takes it shared, including in-place changes of objects
+//! already in upper (setattr, xattrs, open for write: see
+//! `lock_to_modify`). Data I/O on open files takes no lock. The inode table
+//! has its own mutex, held only for bookkeeping, never across I/O; the
+//! order is always `ns`, then `table`, then the handle tables.
+
+mod attr;
+mod copy_up;
+mod dir;
+mod file;
+mod namespace;
+mod rename;
+#[cfg(test)]
+mod tests;
+mod xattr;
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{Errno, FileAttr, FileType, INodeNo};
+
+use crate::handles::{Handles, OpenDir, OpenFile};
+use crate::layers::{Found, Layer, Stack};
+use crate::readdir;
+use crate::table::{Key, Node, ROOT_INO, Table};
+
+pub use attr::SetAttr;
+pub use namespace::NewObject;
+
+pub type Res<T> = Result<T, Errno>;
+
+/// Who asks: new objects are owned by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Creds {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+pub fn errno(e: io::Error) -> Errno {
+    Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+pub fn nix_errno(e: nix::Error) -> Errno {
+    Errno::from_i32(e as i32)
+}
+
+fn key_of(meta: &std::fs::Metadata) -> Key {
+    (meta.dev(), meta.ino())
+}
+
+fn system_time(sec: i64, nsec: i64) -> SystemTime {
+    if sec >= 0 {
+        UNIX_EPOCH + Duration::new(sec as u64, nsec as u32)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(sec.unsigned_abs()) + Duration::from_nanos(nsec as u64)
+    }
+}
+
+/// FUSE attributes of a backing object, under the union's inode number.
+pub fn file_attr(ino: u64, meta: &std::fs::Metadata, merged_dir: bool) -> FileAttr {
+    let kind = FileType::from_std(meta.file_type()).unwrap_or(FileType::RegularFile);
+    FileAttr {
+        ino: INodeNo(ino),
+        size: meta.size(),
+        blocks: meta.blocks(),
+        atime: system_time(meta.atime(), meta.atime_nsec()),
+        mtime: system_time(meta.mtime(), meta.mtime_nsec()),
+        ctime: system_time(meta.ctime(), meta.ctime_nsec()),
+        crtime: UNIX_EPOCH,
+        kind,
+        perm: (meta.mode() & 0o7777) as u16,
+        // Kernel overlayfs reports 1 for a directory merged from several
+        // layers, since its real link count is unknowable (ovl_getattr).
+        nlink: if merged_dir { 1 } else { meta.nlink() as u32 },
+        uid: meta.uid(),
+        gid: meta.gid(),
+        rdev: meta.rdev() as u32,
+        blksize: meta.blksize() as u32,
+        flags: 0,
+    }
+}
+
+/// Result of a lookup under the shared namespace lock.
+pub(crate) enum Child {
+    Found(Option<u64>),
+    /// The lookup must write to upper (see `child_impl`).
+    NeedsExclusive,
+}
+
+/// Either side of the namespace lock, held for its scope.
+pub(crate) enum NsGuard<'a> {
+    Read(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
+    Write(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
+}
+
+#[derive(Debug)]
+pub struct UnionFs {
+    pub(crate) stack: Stack,
+    table: Mutex<Table>,
+    ns: RwLock<()>,
+    pub(crate) files: Handles<OpenFile>,
+    pub(crate) dirs: Handles<OpenDir>,
+    tmp_seq: AtomicU64,
+    /// Scratch dir for copy-up and atomic replacement (`<workdir>/strata`).
+    scratch: Option<PathBuf>,
+}
+
+impl UnionFs {
+    /// Builds the union over `stack`. Clears leftovers of a previous
+    /// session from the scratch dir under `work/`.
+    pub fn new(stack: Stack) -> io::Result<Self> {
+        let root = stack.resolve_root()?;
+        let key = key_of(&root.meta);
+        let node = Node::new(FileType::Directory, root.layer, PathBuf::new(), root.merged);
+        let scratch = stack.work.as_ref().map(|w| w.join("strata"));
+        if let Some(s) = &scratch {
+            if s.symlink_metadata().is_ok() {
+                std::fs::remove_dir_all(s)?;
+            }
+            std::fs::create_dir(s)?;
+            std::fs::set_permissions(s, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        }
+        Ok(UnionFs {
+            stack,
+            table: Mutex::new(Table::new(node, key)),
+            ns: RwLock::new(()),
+            files: Handles::default(),
+            dirs: Handles::default(),
+            tmp_seq: AtomicU64::new(0),
+            scratch,
+        })
+    }
+
+    pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
+        // Table updates are single calls that leave it consistent, so a
+        // panic elsewhere does not make it unusable.
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn read_ns(&self) -> RwLockReadGuard<'_, ()> {
+        self.ns.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn write_ns(&self) -> Res<RwLockWriteGuard<'_, ()>> {
+        if self.stack.upper.is_none() {
+            return Err(Errno::EROFS);
+        }
+        Ok(self.ns.write().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Locks the namespace to change `ino` in place (data, metadata,
+    /// xattrs): shared if it is already in upper (the namespace does not
+    /// change), else exclusive, after copying it up.
+    pub(crate) fn lock_to_modify(&self, ino: u64) -> Res<NsGuard<'_>> {
+        if self.stack.upper.is_none() {
+            return Err(Errno::EROFS);
+        }
+        {
+            let shared = self.read_ns();
+            let node = self.node(ino)?;
+            // A node never leaves upper, so this stays true under the guard.
+            if node.layer == Layer::Upper {
+                return Ok(NsGuard::Read(shared));
+            }
+            if node.unlinked() {
+                // A removed lower object cannot be copied up (it has no
+                // name), and lower layers are never written.
+                return Err(Errno::ENOENT);
+            }
+        }
+        let exclusive = self.write_ns()?;
+        self.copy_up(ino)?;
+        Ok(NsGuard::Write(exclusive))
+    }
+
+    /// The backing path of `ino`. An upper object with no name left is
+    /// reachable through open files only: its old path may already name
+    /// another object, so it is ENOENT here. (A lower object's path stays
+    /// valid: lower layers never change.)
+    pub(crate) fn backing_path(&self, ino: u64) -> Res<(Node, PathBuf)> {
+        let node = self.node(ino)?;
+        if node.unlinked() && node.layer == Layer::Upper {
+            return Err(Errno::ENOENT);
+        }
+        let path = self.stack.path(node.layer, &node.src);
+        Ok((node, path))
+    }
+
+    pub(crate) fn node(&self, ino: u64) -> Res<Node> {
+        self.table().get(ino).cloned().ok_or(Errno::ENOENT)
+    }
+
+    /// A fresh path in the scratch dir.
+    pub(crate) fn tmp_path(&self) -> Res<PathBuf> {
+        let s = self.scratch.as_ref().ok_or(Errno::EROFS)?;
+        Ok(s.join(format!("t{}", self.tmp_seq.fetch_add(1, Ordering::Relaxed))))
+    }
+
+    /// The path and merged layers of directory `ino`.
+    pub(crate) fn dir_of(&self, ino: u64) -> Res<(PathBuf, Vec<Layer>)> {
+        let node = self.node(ino)?;
+        if !node.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
+        Ok((path, node.merged))
+    }
+
+    /// Attributes of `ino` (from an open file when the node has no name left).
+    pub(crate) fn attr(&self, ino: u64) -> Res<FileAttr> {
+        let node = self.node(ino)?;
+        if node.unlinked() {
+            // No name left: the object lives on for open files only.
+            let meta = match self.files.find(|f| f.ino == ino) {
+                Some(open) => open.current().metadata().map_err(errno)?,
+                None if node.layer == Layer::Upper => return Err(Errno::ENOENT),
+                None => self
+                    .stack
+                    .path(node.layer, &node.src)
+                    .symlink_metadata()
+                    .map_err(errno)?,
+            };
+            return Ok(FileAttr {
+                nlink: 0,
+                ..file_attr(ino, &meta, false)
+            });
+        }
+        let meta = self
+            .stack
+            .path(node.layer, &node.src)
+            .symlink_metadata()
+            .map_err(errno)?;
+        let attr = file_attr(ino, &meta, node.is_dir() && node.merged.len() > 1);
+        Ok(FileAttr {
+            nlink: attr.nlink + node.nlink_bias as u32,
+            ..attr
+        })
+    }
+
+    /// Finds `name` in directory `parent` (known names from the table, the
+    /// others through the layers), registering it in the table. Caller
+    /// holds `ns` exclusively.
+    pub(crate) fn child(&self, parent: u64, name: &OsStr) -> Res<Option<u64>> {
+        match self.child_impl(parent, name, true)? {
+            Child::Found(ino) => Ok(ino),
+            Child::NeedsExclusive => Err(Errno::EIO),
+        }
+    }
+
+    /// `child` for a caller holding `ns` shared: may answer that the
+    /// lookup must be redone holding it exclusively.
+    pub(crate) fn child_shared(&self, parent: u64, name: &OsStr) -> Res<Child> {
+        self.child_impl(parent, name, false)
+    }
+
+    fn child_impl(&self, parent: u64, name: &OsStr, exclusive: bool) -> Res<Child> {
+        if readdir::name_too_long(name) {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let (dir, merged) = self.dir_of(parent)?;
+        let path = dir.join(name);
+        if let Some(ino) = self.table().ino_by_path(&path) {
+            return Ok(Child::Found(Some(ino)));
+        }
+        let Some(found) = self.stack.resolve(&merged, &dir, name).map_err(errno)? else {
+            return Ok(Child::Found(None));
+        };
+        if found.layer != Layer::Upper && found.meta.nlink() > 1 && !found.meta.is_dir() {
+            let copy = self.table().copied(key_of(&found.meta));
+            if let Some(ino) = copy {
+                // Another name of a hard link already copied up: link this
+                // name to the copy so both keep naming one file.
+                if !exclusive {
+                    return Ok(Child::NeedsExclusive);
+                }
+                self.link_copied_alias(ino, &dir, &path)?;
+                return Ok(Child::Found(Some(ino)));
+            }
+        }
+        Ok(Child::Found(Some(self.register(&path, found))))
+    }
+
+    fn link_copied_alias(&self, ino: u64, dir: &Path, path: &Path) -> Res<()> {
+        self.ensure_upper_dir(dir)?;
+        let node = self.node(ino)?;
+        std::fs::hard_link(
+            self.stack.upper_path(&node.src),
+            self.stack.upper_path(path),
+        )
+        .map_err(errno)?;
+        let mut t = self.table();
+        t.add_alias(ino, path);
+        if let Some(n) = t.get_mut(ino) {
+            n.nlink_bias = n.nlink_bias.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn register(&self, path: &Path, found: Found) -> u64 {
+        let kind = FileType::from_std(found.meta.file_type()).unwrap_or(FileType::RegularFile);
+        let node = Node::new(kind, found.layer, path.to_path_buf(), found.merged);
+        self.table().insert_found(path, key_of(&found.meta), node)
+    }
+
+    /// Resolves a union path from the root.
+    fn lookup_path(&self, path: &Path) -> Res<u64> {
+        let mut ino = ROOT_INO;
+        for comp in path.iter() {
+            ino = self.child(ino, comp)?.ok_or(Errno::ENOENT)?;
+        }
+        Ok(ino)
+    }
+
+    /// Makes sure directory `rel` exists in the upper layer, copying it
+    /// and its ancestors up (parents first) with their lower metadata.
+    /// Caller holds `ns` exclusively.
+    pub(crate) fn ensure_upper_dir(&self, rel: &Path) -> Res<()> {
+        if rel.as_os_str().is_empty() || self.stack.upper_path(rel).is_dir() {
+            return Ok(());
+        }
+        let ino = self.lookup_path(rel)?;
+        self.copy_up(ino)
+    }
+}

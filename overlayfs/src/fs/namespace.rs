@@ -1,0 +1,305 @@
+//! Names: lookup, creating objects (file, dir, node, symlink, hard link)
+//! and removing them (unlink, rmdir).
+//!
+//! A new object is built completely in the scratch dir (owner, mode) and
+//! renamed into `upper/` in one step, replacing a whiteout if there is one
+//! (a directory replacing a whiteout is made opaque, so the lower
+//! directory it replaces stays hidden). A removed name that a lower layer
+//! still shows is replaced by a whiteout, again by a single rename.
+
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use fuser::{Errno, FileAttr};
+use nix::fcntl::RenameFlags;
+use nix::sys::stat::{Mode, SFlag};
+
+use super::{Child, Creds, Res, UnionFs, errno, nix_errno};
+use crate::copyup::{self, remove_any, rename2};
+use crate::layers::Layer;
+use crate::{markers, readdir};
+
+/// What to create.
+pub enum NewObject<'a> {
+    /// A regular file, opened with the caller's open flags.
+    File {
+        mode: u32,
+        flags: i32,
+    },
+    Dir {
+        mode: u32,
+    },
+    /// fifo, socket, character or block device (`mode` includes the type).
+    Special {
+        mode: u32,
+        rdev: u64,
+    },
+    Symlink {
+        target: &'a Path,
+    },
+    /// A hard link to an existing inode.
+    Link {
+        ino: u64,
+    },
+}
+
+/// Open flags worth keeping on a backing file: the access mode is decided
+/// by the caller, creation flags are handled by the union, O_DIRECT would
+/// require aligned buffers the FUSE path does not give.
+pub fn backing_flags(flags: i32) -> i32 {
+    flags & (libc::O_APPEND | libc::O_NONBLOCK | libc::O_SYNC | libc::O_DSYNC | libc::O_NOATIME)
+}
+
+pub(crate) fn check_new_name(name: &OsStr) -> Res<()> {
+    if readdir::name_too_long(name) {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    if markers::is_marker_name(name) {
+        // `.wh.*` names are whiteout markers in the layer formats we read.
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+impl UnionFs {
+    pub fn lookup(&self, parent: u64, name: &OsStr) -> Res<FileAttr> {
+        let shared = self.read_ns();
+        let ino = match self.child_shared(parent, name)? {
+            Child::Found(ino) => ino.ok_or(Errno::ENOENT)?,
+            Child::NeedsExclusive => {
+                drop(shared);
+                let _ns = self.write_ns()?;
+                let ino = self.child(parent, name)?.ok_or(Errno::ENOENT)?;
+                let attr = self.attr(ino)?;
+                self.table().inc_lookup(ino);
+                return Ok(attr);
+            }
+        };
+        let attr = self.attr(ino)?;
+        self.table().inc_lookup(ino);
+        Ok(attr)
+    }
+
+    pub fn forget(&self, ino: u64, n: u64) {
+        let mut t = self.table();
+        if t.forget(ino, n) && self.files.find(|f| f.ino == ino).is_none() {
+            t.remove(ino);
+        }
+    }
+
+    pub fn getattr(&self, ino: u64) -> Res<FileAttr> {
+        let _ns = self.read_ns();
+        self.attr(ino)
+    }
+
+    pub fn readlink(&self, ino: u64) -> Res<Vec<u8>> {
+        let _ns = self.read_ns();
+        let (_, path) = self.backing_path(ino)?;
+        let target = fs::read_link(path).map_err(errno)?;
+        Ok(std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()).to_vec())
+    }
+
+    /// Creates `name` in `parent`, owned by `creds` (group from a setgid
+    /// parent). Returns the new inode's attributes and, for a file, the
+    /// open backing file.
+    pub fn create_object(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        creds: Creds,
+        new: NewObject<'_>,
+    ) -> Res<(FileAttr, Option<File>)> {
+        check_new_name(name)?;
+        if let NewObject::Special { mode, rdev } = new
+            && markers::would_be_whiteout(mode, rdev)
+        {
+            return Err(Errno::EPERM);
+        }
+        let _ns = self.write_ns()?;
+        if self.child(parent, name)?.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let dir = self.dir_of(parent)?.0;
+        self.ensure_upper_dir(&dir)?;
+        // Re-read: the copy-up above added the upper layer to the parent.
+        let merged = self.dir_of(parent)?.1;
+        let pmeta = self.stack.upper_path(&dir).metadata().map_err(errno)?;
+        let setgid_dir = pmeta.mode() & libc::S_ISGID != 0;
+        let gid = if setgid_dir { pmeta.gid() } else { creds.gid };
+        let tmp = self.tmp_path()?;
+        let built = self.build(&tmp, &new, creds.uid, gid, setgid_dir);
+        let file = match built {
+            Ok(f) => f,
+            Err(e) => {
+                remove_any(&tmp);
+                return Err(e);
+            }
+        };
+        let path = dir.join(name);
+        if let Err(e) = self.place(&tmp, &path, matches!(new, NewObject::Dir { .. })) {
+            remove_any(&tmp);
+            return Err(e);
+        }
+        let ino = match new {
+            NewObject::Link { ino } => {
+                self.table().add_alias(ino, &path);
+                ino
+            }
+            _ => {
+                let found = self
+                    .stack
+                    .resolve(&merged, &dir, name)
+                    .map_err(errno)?
+                    .ok_or(Errno::EIO)?;
+                self.register(&path, found)
+            }
+        };
+        let attr = self.attr(ino)?;
+        self.table().inc_lookup(ino);
+        Ok((attr, file))
+    }
+
+    /// Builds the object at `tmp` with its final owner and mode.
+    fn build(
+        &self,
+        tmp: &Path,
+        new: &NewObject<'_>,
+        uid: u32,
+        gid: u32,
+        setgid_dir: bool,
+    ) -> Res<Option<File>> {
+        match *new {
+            NewObject::File { mode, flags } => {
+                let f = File::options()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(backing_flags(flags))
+                    .open(tmp)
+                    .map_err(errno)?;
+                copyup::set_owner_mode(tmp, uid, gid, Some(mode)).map_err(errno)?;
+                Ok(Some(f))
+            }
+            NewObject::Dir { mode } => {
+                fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(tmp)
+                    .map_err(errno)?;
+                let mode = if setgid_dir {
+                    mode | libc::S_ISGID
+                } else {
+                    mode
+                };
+                copyup::set_owner_mode(tmp, uid, gid, Some(mode)).map_err(errno)?;
+                Ok(None)
+            }
+            NewObject::Special { mode, rdev } => {
+                let kind = SFlag::from_bits_truncate(mode & libc::S_IFMT);
+                nix::sys::stat::mknodat(
+                    nix::fcntl::AT_FDCWD,
+                    tmp,
+                    kind,
+                    Mode::from_bits_truncate(0o600),
+                    rdev,
+                )
+                .map_err(nix_errno)?;
+                copyup::set_owner_mode(tmp, uid, gid, Some(mode)).map_err(errno)?;
+                Ok(None)
+            }
+            NewObject::Symlink { target } => {
+                std::os::unix::fs::symlink(target, tmp).map_err(errno)?;
+                copyup::set_owner_mode(tmp, uid, gid, None).map_err(errno)?;
+                Ok(None)
+            }
+            NewObject::Link { ino } => {
+                let node = self.node(ino)?;
+                if node.is_dir() {
+                    return Err(Errno::EPERM);
+                }
+                self.copy_up(ino)?;
+                let (_, path) = self.backing_path(ino)?;
+                fs::hard_link(path, tmp).map_err(errno)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Renames the finished object `tmp` to union path `path` in upper,
+    /// replacing a whiteout there.
+    fn place(&self, tmp: &Path, path: &Path, is_dir: bool) -> Res<()> {
+        let target = self.stack.upper_path(path);
+        let whiteout = target
+            .symlink_metadata()
+            .is_ok_and(|m| markers::is_whiteout(&m));
+        if whiteout && is_dir {
+            copyup::set_opaque(tmp).map_err(errno)?;
+            rename2(tmp, &target, RenameFlags::RENAME_EXCHANGE).map_err(errno)?;
+            remove_any(tmp);
+        } else if whiteout {
+            rename2(tmp, &target, RenameFlags::empty()).map_err(errno)?;
+        } else {
+            rename2(tmp, &target, RenameFlags::RENAME_NOREPLACE).map_err(errno)?;
+        }
+        Ok(())
+    }
+
+    /// Makes union path `path` (in directory `dir` with layers `merged`)
+    /// disappear from upper: a whiteout if a lower layer still shows the
+    /// name, nothing otherwise. The upper object, if any, is moved out to
+    /// the scratch dir and deleted there.
+    pub(crate) fn remove_from_upper(&self, dir: &Path, merged: &[Layer], name: &OsStr) -> Res<()> {
+        let lower = self.stack.lower_has(merged, dir, name).map_err(errno)?;
+        let path = dir.join(name);
+        let target = self.stack.upper_path(&path);
+        let in_upper = target.symlink_metadata().is_ok();
+        if !in_upper {
+            if lower {
+                self.ensure_upper_dir(dir)?;
+                copyup::make_whiteout(&target).map_err(errno)?;
+            }
+            return Ok(());
+        }
+        let tmp = self.tmp_path()?;
+        if lower {
+            copyup::make_whiteout(&tmp).map_err(errno)?;
+            if let Err(e) = rename2(&tmp, &target, RenameFlags::RENAME_EXCHANGE) {
+                remove_any(&tmp);
+                return Err(errno(e));
+            }
+        } else {
+            rename2(&target, &tmp, RenameFlags::RENAME_NOREPLACE).map_err(errno)?;
+        }
+        remove_any(&tmp);
+        Ok(())
+    }
+
+    pub fn unlink(&self, parent: u64, name: &OsStr) -> Res<()> {
+        let _ns = self.write_ns()?;
+        let ino = self.child(parent, name)?.ok_or(Errno::ENOENT)?;
+        if self.node(ino)?.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        let (dir, merged) = self.dir_of(parent)?;
+        self.remove_from_upper(&dir, &merged, name)?;
+        self.table().remove_alias(ino, &dir.join(name));
+        Ok(())
+    }
+
+    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Res<()> {
+        let _ns = self.write_ns()?;
+        let ino = self.child(parent, name)?.ok_or(Errno::ENOENT)?;
+        if !self.node(ino)?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if !self.merged_listing(ino)?.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        let (dir, merged) = self.dir_of(parent)?;
+        self.remove_from_upper(&dir, &merged, name)?;
+        self.table().remove_alias(ino, &dir.join(name));
+        Ok(())
+    }
+}

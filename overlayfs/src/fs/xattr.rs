@@ -1,0 +1,54 @@
+//! Extended attributes through the union. Names private to union
+//! filesystems (markers) are hidden: not listed, and get/set/remove fail
+//! with EOPNOTSUPP as kernel overlayfs answers for its own names.
+
+use std::ffi::OsStr;
+
+use fuser::Errno;
+
+use super::{Res, UnionFs, errno};
+use crate::{markers, sys};
+
+impl UnionFs {
+    pub fn getxattr(&self, ino: u64, name: &OsStr) -> Res<Vec<u8>> {
+        if markers::is_private_xattr(name) {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let _ns = self.read_ns();
+        let (_, path) = self.backing_path(ino)?;
+        sys::lgetxattr(&path, name).map_err(errno)
+    }
+
+    /// The names, NUL-terminated and concatenated as listxattr(2) returns them.
+    pub fn listxattr(&self, ino: u64) -> Res<Vec<u8>> {
+        let _ns = self.read_ns();
+        let (_, path) = self.backing_path(ino)?;
+        let names = sys::llistxattr(&path).map_err(errno)?;
+        let mut out = Vec::new();
+        for n in names.iter().filter(|n| !markers::is_private_xattr(n)) {
+            out.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(n.as_os_str()));
+            out.push(0);
+        }
+        Ok(out)
+    }
+
+    pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Res<()> {
+        if markers::is_private_xattr(name) {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let _ns = self.lock_to_modify(ino)?;
+        let (_, path) = self.backing_path(ino)?;
+        sys::lsetxattr(&path, name, value, flags).map_err(errno)
+    }
+
+    pub fn removexattr(&self, ino: u64, name: &OsStr) -> Res<()> {
+        if markers::is_private_xattr(name) {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // Removing a name the object does not have must not copy it up.
+        self.getxattr(ino, name)?;
+        let _ns = self.lock_to_modify(ino)?;
+        let (_, path) = self.backing_path(ino)?;
+        sys::lremovexattr(&path, name).map_err(errno)
+    }
+}

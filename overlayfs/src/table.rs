@@ -1,0 +1,406 @@
+//! The inode table: FUSE inode numbers and what each one stands for.
+//!
+//! Identity rules (stable inode numbers):
+//! - an inode number is never reused during the life of the mount;
+//! - the backing object's `(st_dev, st_ino)` ("key") maps to one FUSE inode,
+//!   so hard links (lower or upper) share one inode whichever name is seen
+//!   first; copy-up adds the upper object's key to the same inode, so the
+//!   number survives copy-up;
+//! - a union path maps to the inode it names (`by_path`), so a looked-up
+//!   name is answered without touching the layers again.
+//!
+//! The table is pure bookkeeping (no I/O); the caller serialises namespace
+//! changes (see `fs::UnionFs::ns`) and holds the table's mutex only briefly.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use fuser::FileType;
+
+use crate::layers::Layer;
+
+/// `(st_dev, st_ino)` of a backing object.
+pub type Key = (u64, u64);
+
+pub const ROOT_INO: u64 = 1;
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub kind: FileType,
+    /// Layer holding the object's data and metadata.
+    pub layer: Layer,
+    /// Path of the object inside `layer`. For an upper object it is one of
+    /// `aliases`; a lower object keeps its lower path even if that name was
+    /// whited out (lower layers never change).
+    pub src: PathBuf,
+    /// Union paths naming this inode (several for hard links, none once
+    /// unlinked).
+    pub aliases: Vec<PathBuf>,
+    /// For directories, the merged layers (top-most first).
+    pub merged: Vec<Layer>,
+    /// Kernel lookup count.
+    pub nlookup: u64,
+    /// Names of a copied-up lower hard link not linked in upper yet (they
+    /// are linked when looked up); added to the upper link count.
+    pub nlink_bias: u64,
+    keys: Vec<Key>,
+}
+
+impl Node {
+    pub fn new(kind: FileType, layer: Layer, path: PathBuf, merged: Vec<Layer>) -> Self {
+        Node {
+            kind,
+            layer,
+            src: path.clone(),
+            aliases: vec![path],
+            merged,
+            nlookup: 0,
+            nlink_bias: 0,
+            keys: Vec::new(),
+        }
+    }
+
+    /// The union path the node is reached by (None once unlinked).
+    pub fn path(&self) -> Option<&Path> {
+        self.aliases.first().map(PathBuf::as_path)
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileType::Directory
+    }
+
+    pub fn unlinked(&self) -> bool {
+        self.aliases.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub struct Table {
+    nodes: HashMap<u64, Node>,
+    by_key: HashMap<Key, u64>,
+    by_path: HashMap<PathBuf, u64>,
+    /// Lower key of a copied-up hard-linked file -> its inode, so its other
+    /// lower names join the copy when looked up.
+    copied: HashMap<Key, u64>,
+    next: u64,
+}
+
+/// Replaces the prefix `old` of `path` with `new` if `path` is `old` or lies under it.
+fn reparent(path: &Path, old: &Path, new: &Path) -> Option<PathBuf> {
+    let rest = path.strip_prefix(old).ok()?;
+    Some(if rest.as_os_str().is_empty() {
+        new.to_path_buf()
+    } else {
+        new.join(rest)
+    })
+}
+
+impl Table {
+    pub fn new(mut root: Node, key: Key) -> Self {
+        root.nlookup = 1;
+        root.keys.push(key);
+        let mut t = Table {
+            nodes: HashMap::new(),
+            by_key: HashMap::new(),
+            by_path: HashMap::new(),
+            copied: HashMap::new(),
+            next: ROOT_INO + 1,
+        };
+        t.by_key.insert(key, ROOT_INO);
+        t.by_path.insert(PathBuf::new(), ROOT_INO);
+        t.nodes.insert(ROOT_INO, root);
+        t
+    }
+
+    pub fn get(&self, ino: u64) -> Option<&Node> {
+        self.nodes.get(&ino)
+    }
+
+    pub fn get_mut(&mut self, ino: u64) -> Option<&mut Node> {
+        self.nodes.get_mut(&ino)
+    }
+
+    pub fn ino_by_path(&self, path: &Path) -> Option<u64> {
+        self.by_path.get(path).copied()
+    }
+
+    fn allocate(&mut self) -> u64 {
+        let ino = self.next;
+        self.next += 1;
+        ino
+    }
+
+    /// The inode number of `path` for readdir: the node's if the path is
+    /// known, else the one reserved for `key` (allocated now if new).
+    pub fn ino_for_entry(&mut self, path: &Path, key: Key) -> u64 {
+        if let Some(ino) = self.by_path.get(path) {
+            return *ino;
+        }
+        match self.by_key.get(&key) {
+            Some(ino) if self.nodes.get(ino).is_none_or(|n| !n.unlinked()) => *ino,
+            _ => {
+                let ino = self.allocate();
+                self.by_key.insert(key, ino);
+                ino
+            }
+        }
+    }
+
+    /// Records a name found in the layers. If `key` already belongs to a
+    /// live inode (another hard link to it), `path` becomes one more alias
+    /// of it; otherwise a node is created (with the number reserved for
+    /// `key` by readdir, if any). Returns the inode number.
+    pub fn insert_found(&mut self, path: &Path, key: Key, node: Node) -> u64 {
+        if let Some(ino) = self.by_path.get(path) {
+            return *ino;
+        }
+        let reserved = self.by_key.get(&key).copied();
+        if let Some(ino) = reserved
+            && let Some(existing) = self.nodes.get_mut(&ino)
+            && !existing.unlinked()
+        {
+            existing.aliases.push(path.to_path_buf());
+            self.by_path.insert(path.to_path_buf(), ino);
+            return ino;
+        }
+        let ino = match reserved {
+            Some(ino) if !self.nodes.contains_key(&ino) => ino,
+            _ => self.allocate(),
+        };
+        let mut node = node;
+        node.aliases = vec![path.to_path_buf()];
+        node.keys = vec![key];
+        self.by_key.insert(key, ino);
+        self.by_path.insert(path.to_path_buf(), ino);
+        self.nodes.insert(ino, node);
+        ino
+    }
+
+    /// Adds a backing key to `ino` (after copy-up, or for a new object).
+    pub fn add_key(&mut self, ino: u64, key: Key) {
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.keys.push(key);
+            self.by_key.insert(key, ino);
+        }
+    }
+
+    /// Detaches every backing key from `ino` (before adding the copy-up's
+    /// key): lower names of the same file not yet looked up become separate
+    /// inodes, since they keep showing the lower file.
+    pub fn release_keys(&mut self, ino: u64) {
+        let Some(n) = self.nodes.get_mut(&ino) else {
+            return;
+        };
+        for k in std::mem::take(&mut n.keys) {
+            if self.by_key.get(&k) == Some(&ino) {
+                self.by_key.remove(&k);
+            }
+        }
+    }
+
+    /// Records that lower file `key`, a hard link with more names than
+    /// known, was copied up as `ino`.
+    pub fn record_copied(&mut self, key: Key, ino: u64) {
+        self.copied.insert(key, ino);
+    }
+
+    /// The live copied-up inode of lower file `key`, if any.
+    pub fn copied(&self, key: Key) -> Option<u64> {
+        let ino = *self.copied.get(&key)?;
+        self.nodes.get(&ino).filter(|n| !n.unlinked()).map(|_| ino)
+    }
+
+    /// Adds a new name for `ino` (hard link).
+    pub fn add_alias(&mut self, ino: u64, path: &Path) {
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.aliases.push(path.to_path_buf());
+            self.by_path.insert(path.to_path_buf(), ino);
+        }
+    }
+
+    /// Forgets the name `path` of `ino`. When it was the last name, the
+    /// inode's keys are released too (the backing inode number may be
+    /// reused by the host filesystem) and the node lives on only for the
+    /// kernel's references and open files. Returns true if it was the last.
+    pub fn remove_alias(&mut self, ino: u64, path: &Path) -> bool {
+        if self.by_path.get(path) == Some(&ino) {
+            self.by_path.remove(path);
+        }
+        let Some(n) = self.nodes.get_mut(&ino) else {
+            return false;
+        };
+        n.aliases.retain(|a| a != path);
+        if n.layer == Layer::Upper
+            && n.src == path
+            && let Some(first) = n.aliases.first()
+        {
+            n.src = first.clone();
+        }
+        if !n.aliases.is_empty() {
+            return false;
+        }
+        for k in std::mem::take(&mut n.keys) {
+            if self.by_key.get(&k) == Some(&ino) {
+                self.by_key.remove(&k);
+            }
+        }
+        true
+    }
+
+    /// Moves every name at or under `old` to `new` (a rename). Upper
+    /// objects move on disk too, so their `src` follows.
+    /// Only a directory's rename scans the table; a file's is O(1) (dpkg
+    /// renames every file it unpacks).
+    pub fn rename_prefix(&mut self, old: &Path, new: &Path) {
+        let Some(&top) = self.by_path.get(old) else {
+            return;
+        };
+        let moved: Vec<(PathBuf, u64)> = if self.nodes.get(&top).is_some_and(Node::is_dir) {
+            self.by_path
+                .iter()
+                .filter(|(p, _)| p.starts_with(old))
+                .map(|(p, i)| (p.clone(), *i))
+                .collect()
+        } else {
+            vec![(old.to_path_buf(), top)]
+        };
+        for (p, _) in &moved {
+            self.by_path.remove(p);
+        }
+        for (p, ino) in moved {
+            let Some(np) = reparent(&p, old, new) else {
+                continue;
+            };
+            if let Some(n) = self.nodes.get_mut(&ino) {
+                for a in n.aliases.iter_mut().filter(|a| **a == p) {
+                    *a = np.clone();
+                }
+                if n.layer == Layer::Upper && n.src == p {
+                    n.src = np.clone();
+                }
+            }
+            self.by_path.insert(np, ino);
+        }
+    }
+
+    /// Inodes whose name lies strictly under `dir`.
+    pub fn descendants(&self, dir: &Path) -> Vec<u64> {
+        self.by_path
+            .iter()
+            .filter(|(p, _)| p.starts_with(dir) && p.as_path() != dir)
+            .map(|(_, i)| *i)
+            .collect()
+    }
+
+    pub fn inc_lookup(&mut self, ino: u64) {
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.nlookup += 1;
+        }
+    }
+
+    /// Drops `n` kernel references; returns true when the node is gone for
+    /// good (unlinked and unreferenced) so the caller can release its state.
+    pub fn forget(&mut self, ino: u64, n: u64) -> bool {
+        let Some(node) = self.nodes.get_mut(&ino) else {
+            return false;
+        };
+        node.nlookup = node.nlookup.saturating_sub(n);
+        node.nlookup == 0 && node.unlinked() && ino != ROOT_INO
+    }
+
+    pub fn remove(&mut self, ino: u64) {
+        self.nodes.remove(&ino);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> Node {
+        Node::new(
+            FileType::RegularFile,
+            Layer::Lower(0),
+            PathBuf::from(path),
+            vec![Layer::Lower(0)],
+        )
+    }
+
+    fn table() -> Table {
+        Table::new(
+            Node::new(
+                FileType::Directory,
+                Layer::Upper,
+                PathBuf::new(),
+                vec![Layer::Upper],
+            ),
+            (1, 1),
+        )
+    }
+
+    #[test]
+    fn hard_links_share_an_inode() {
+        let mut t = table();
+        let a = t.insert_found(Path::new("a"), (1, 10), file("a"));
+        let b = t.insert_found(Path::new("b"), (1, 10), file("b"));
+        assert_eq!(a, b);
+        assert_eq!(t.get(a).unwrap().aliases.len(), 2);
+        assert!(!t.remove_alias(a, Path::new("a")));
+        assert!(t.remove_alias(a, Path::new("b")));
+        // The key is released: a new object with the same backing number is a new inode.
+        let c = t.insert_found(Path::new("c"), (1, 10), file("c"));
+        assert_ne!(c, a);
+    }
+
+    #[test]
+    fn readdir_reservation_is_used_by_lookup() {
+        let mut t = table();
+        let r = t.ino_for_entry(Path::new("x"), (1, 20));
+        assert_eq!(t.ino_for_entry(Path::new("x"), (1, 20)), r);
+        let l = t.insert_found(Path::new("x"), (1, 20), file("x"));
+        assert_eq!(l, r);
+    }
+
+    #[test]
+    fn copy_up_key_keeps_the_number() {
+        let mut t = table();
+        let a = t.insert_found(Path::new("a"), (1, 10), file("a"));
+        t.add_key(a, (2, 99));
+        assert_eq!(t.ino_for_entry(Path::new("zz"), (2, 99)), a);
+    }
+
+    #[test]
+    fn rename_moves_subtree() {
+        let mut t = table();
+        let dir = Node::new(
+            FileType::Directory,
+            Layer::Upper,
+            PathBuf::from("d"),
+            vec![Layer::Upper],
+        );
+        let d = t.insert_found(Path::new("d"), (1, 3), dir);
+        let f = t.insert_found(Path::new("d/f"), (1, 4), file("d/f"));
+        t.get_mut(f).unwrap().layer = Layer::Upper;
+        t.insert_found(Path::new("dd"), (1, 5), file("dd"));
+        t.rename_prefix(Path::new("d"), Path::new("e/x"));
+        assert_eq!(t.ino_by_path(Path::new("e/x")), Some(d));
+        assert_eq!(t.ino_by_path(Path::new("e/x/f")), Some(f));
+        assert_eq!(t.get(f).unwrap().src, PathBuf::from("e/x/f"));
+        assert!(
+            t.ino_by_path(Path::new("dd")).is_some(),
+            "siblings sharing a name prefix stay"
+        );
+        assert_eq!(t.descendants(Path::new("e")).len(), 2);
+    }
+
+    #[test]
+    fn forget_releases_only_unlinked_nodes() {
+        let mut t = table();
+        let a = t.insert_found(Path::new("a"), (1, 10), file("a"));
+        t.inc_lookup(a);
+        assert!(!t.forget(a, 1));
+        t.inc_lookup(a);
+        t.remove_alias(a, Path::new("a"));
+        assert!(t.forget(a, 1));
+    }
+}

@@ -1,0 +1,231 @@
+//! Creating and removing names: ownership of new objects, special files,
+//! whiteouts and opaque directories left in upper, hard and symbolic
+//! links, name length limits. Integration tests: root + /dev/fuse.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+
+use common::*;
+
+#[test]
+fn new_files_belong_to_the_caller() {
+    let l = layers(1);
+    l.dir(0, "pub");
+    fs::set_permissions(l.lower(0, "pub"), fs::Permissions::from_mode(0o777)).unwrap();
+    let u = l.mount();
+    let d = u.m("pub");
+    let out = as_user(
+        1000,
+        1000,
+        &format!(
+            "cd {} && echo x > f && mkdir d && ln -s f s && mkfifo p",
+            d.display()
+        ),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for n in ["f", "d", "s", "p"] {
+        let m = fs::symlink_metadata(u.upper(&format!("pub/{n}"))).unwrap();
+        assert_eq!((m.uid(), m.gid()), (1000, 1000), "{n}");
+    }
+    let umask_mode = fs::metadata(u.upper("pub/f")).unwrap().mode() & 0o777;
+    assert_eq!(umask_mode, 0o644 & !0o022 & 0o777);
+}
+
+#[test]
+fn setgid_directories_pass_their_group_on() {
+    let l = layers(1);
+    let d = l.dir(0, "shared");
+    std::os::unix::fs::chown(&d, Some(0), Some(2000)).unwrap();
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o2777)).unwrap();
+    let u = l.mount();
+    let out = as_user(
+        1000,
+        1000,
+        &format!("cd {} && touch f && mkdir sub", u.m("shared").display()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::metadata(u.upper("shared/f")).unwrap().gid(), 2000);
+    let sub = fs::metadata(u.upper("shared/sub")).unwrap();
+    assert_eq!(sub.gid(), 2000);
+    assert_ne!(sub.mode() & libc::S_ISGID, 0, "subdir must inherit setgid");
+}
+
+#[test]
+fn mknod_makes_every_special_file_but_refuses_whiteouts() {
+    let l = layers(1);
+    let u = l.mount();
+    sys::mknod(&u.m("fifo"), libc::S_IFIFO | 0o600, 0).unwrap();
+    sys::mknod(&u.m("sock"), libc::S_IFSOCK | 0o600, 0).unwrap();
+    sys::mknod(&u.m("null"), libc::S_IFCHR | 0o666, libc::makedev(1, 3)).unwrap();
+    sys::mknod(&u.m("blk"), libc::S_IFBLK | 0o600, libc::makedev(7, 0)).unwrap();
+    assert_eq!(
+        errno_of(sys::mknod(&u.m("wh"), libc::S_IFCHR | 0o600, 0)),
+        libc::EPERM
+    );
+    let t = |n: &str| fs::symlink_metadata(u.upper(n)).unwrap().file_type();
+    assert!(
+        t("fifo").is_fifo()
+            && t("sock").is_socket()
+            && t("null").is_char_device()
+            && t("blk").is_block_device()
+    );
+    assert_eq!(
+        fs::symlink_metadata(u.upper("null")).unwrap().rdev(),
+        libc::makedev(1, 3)
+    );
+    assert!(!u.upper("wh").exists());
+    assert_eq!(u.ls(""), ["blk", "fifo", "null", "sock"]);
+}
+
+#[test]
+fn unlink_of_a_lower_file_leaves_a_whiteout() {
+    let l = layers(2);
+    l.file(1, "d/f", "x");
+    l.file(0, "upper_only_later", "x");
+    let u = l.mount();
+    fs::remove_file(u.m("d/f")).unwrap();
+    assert!(u.ls("d").is_empty());
+    assert!(is_whiteout(&u.upper("d/f")), "no whiteout in upper");
+    // A name that exists only in upper leaves nothing behind.
+    fs::write(u.m("new"), "n").unwrap();
+    fs::remove_file(u.m("new")).unwrap();
+    assert!(!u.upper("new").exists() && fs::symlink_metadata(u.upper("new")).is_err());
+    // Recreating a whited-out name replaces the whiteout.
+    fs::write(u.m("d/f"), "again").unwrap();
+    assert_eq!(fs::read_to_string(u.upper("d/f")).unwrap(), "again");
+    u.assert_work_clean();
+}
+
+#[test]
+fn rmdir_then_mkdir_gives_an_opaque_directory() {
+    let l = layers(1);
+    l.file(0, "d/inner/f", "x");
+    let u = l.mount();
+    fs::remove_dir_all(u.m("d")).unwrap();
+    assert!(is_whiteout(&u.upper("d")));
+    fs::create_dir(u.m("d")).unwrap();
+    assert!(u.ls("d").is_empty(), "lower content came back");
+    assert!(is_opaque(&u.upper("d")), "upper dir is not opaque");
+    assert!(fs::metadata(u.upper("d")).unwrap().is_dir());
+    u.assert_work_clean();
+}
+
+#[test]
+fn rmdir_counts_whited_out_entries_as_gone() {
+    let l = layers(1);
+    l.file(0, "d/f", "x");
+    let u = l.mount();
+    assert_eq!(errno_of(fs::remove_dir(u.m("d"))), libc::ENOTEMPTY);
+    fs::remove_file(u.m("d/f")).unwrap();
+    assert!(is_whiteout(&u.upper("d/f")));
+    fs::remove_dir(u.m("d")).unwrap();
+    assert!(
+        is_whiteout(&u.upper("d")),
+        "upper dir with whiteouts must become a whiteout"
+    );
+    assert_eq!(u.ls(""), Vec::<String>::new());
+}
+
+#[test]
+fn hard_link_to_a_lower_file() {
+    let l = layers(1);
+    l.file(0, "f", "data");
+    let u = l.mount();
+    fs::create_dir(u.m("d")).unwrap();
+    fs::hard_link(u.m("f"), u.m("d/g")).unwrap();
+    assert_eq!(ino(&u.m("f")), ino(&u.m("d/g")));
+    assert_eq!(fs::metadata(u.m("d/g")).unwrap().nlink(), 2);
+    assert_eq!(ino(&u.upper("f")), ino(&u.upper("d/g")));
+    fs::remove_file(u.m("f")).unwrap();
+    assert_eq!(fs::metadata(u.m("d/g")).unwrap().nlink(), 1);
+    assert!(is_whiteout(&u.upper("f")));
+    assert_eq!(fs::read_to_string(u.m("d/g")).unwrap(), "data");
+}
+
+#[test]
+fn symlinks_are_created_and_read() {
+    let l = layers(1);
+    let u = l.mount();
+    std::os::unix::fs::symlink("../some/where", u.m("s")).unwrap();
+    assert_eq!(
+        fs::read_link(u.m("s")).unwrap().to_str(),
+        Some("../some/where")
+    );
+    assert_eq!(
+        fs::read_link(u.upper("s")).unwrap().to_str(),
+        Some("../some/where")
+    );
+    assert!(
+        fs::symlink_metadata(u.m("s"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn names_longer_than_255_bytes_are_refused_and_255_works() {
+    let l = layers(1);
+    let long = "n".repeat(255);
+    l.file(0, &long, "x");
+    let u = l.mount();
+    assert_eq!(
+        errno_of(fs::write(u.m(&"m".repeat(256)), "")),
+        libc::ENAMETOOLONG
+    );
+    assert_eq!(
+        errno_of(fs::create_dir(u.m(&"m".repeat(256)))),
+        libc::ENAMETOOLONG
+    );
+    fs::remove_file(u.m(&long)).unwrap();
+    assert!(is_whiteout(&u.upper(&long)));
+    fs::write(u.m(&"k".repeat(255)), "ok").unwrap();
+    assert!(u.upper(&"k".repeat(255)).exists());
+}
+
+#[test]
+fn exclusive_create_and_truncate_and_append() {
+    use std::io::Write;
+    let l = layers(1);
+    l.file(0, "f", "0123456789");
+    let u = l.mount();
+    let excl = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(u.m("f"));
+    assert_eq!(errno_of(excl), libc::EEXIST);
+    let mut f = fs::OpenOptions::new().append(true).open(u.m("f")).unwrap();
+    f.write_all(b"ab").unwrap();
+    drop(f);
+    assert_eq!(fs::read_to_string(u.m("f")).unwrap(), "0123456789ab");
+    fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(u.m("f"))
+        .unwrap()
+        .write_all(b"z")
+        .unwrap();
+    assert_eq!(fs::read_to_string(u.upper("f")).unwrap(), "z");
+}
+
+#[test]
+fn marker_names_cannot_be_created_through_the_mount() {
+    let l = layers(1);
+    let u = l.mount();
+    assert_eq!(errno_of(fs::write(u.m(".wh.x"), "")), libc::EINVAL);
+    assert_eq!(errno_of(fs::create_dir(u.m(".wh..wh..opq"))), libc::EINVAL);
+    fs::write(u.m("x"), "").unwrap();
+    assert_eq!(errno_of(fs::rename(u.m("x"), u.m(".wh.y"))), libc::EINVAL);
+    assert!(ls(&u.upper("")).iter().all(|n| !n.starts_with(".wh.")));
+}
