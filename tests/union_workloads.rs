@@ -398,3 +398,38 @@ fn union_rename_lower_directory_without_exdev() {
             .is_empty()
     );
 }
+
+#[test]
+fn union_unlinking_names_of_a_lower_hard_link_updates_nlink() {
+    common::require_root_and_fuse();
+    let tmp = union_support::tempdir();
+    let layout = Layout::create(tmp.path(), 2);
+    hardlink_layers(&layout);
+    let mount = Mount::union(&layout);
+    let m = mount.path();
+    let nlink = |p: &str| m.join(p).symlink_metadata().expect("stat").nlink();
+    std::fs::remove_file(m.join("d/a")).expect("unlink d/a");
+    assert_eq!(
+        (nlink("d/b"), nlink("f/c")),
+        (2, 2),
+        "st_nlink of d/b, f/c after unlinking d/a"
+    );
+    // An open file whose name goes still counts the names left.
+    let open = std::fs::File::open(m.join("d/b")).expect("open d/b");
+    std::fs::remove_file(m.join("d/b")).expect("unlink d/b");
+    assert_eq!(
+        open.metadata().expect("fstat").nlink(),
+        1,
+        "fstat of unlinked d/b while f/c remains"
+    );
+    assert_eq!(nlink("f/c"), 1, "st_nlink of f/c, the last name");
+    drop(open);
+    mount.unmount();
+    let mount = Mount::union(&layout);
+    let md = mount
+        .path()
+        .join("f/c")
+        .symlink_metadata()
+        .expect("stat after remount");
+    assert_eq!(md.nlink(), 1, "st_nlink of f/c after remounting");
+}

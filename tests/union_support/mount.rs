@@ -23,8 +23,8 @@ pub fn kernel_options() -> String {
 /// The mount program under test.
 pub fn program() -> PathBuf {
     match std::env::var_os("STRATA_UNION_PROGRAM") {
-        Some(p) => PathBuf::from(p),
-        None => crate::common::bin("strata-overlayfs"),
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => crate::common::bin("strata-overlayfs"),
     }
 }
 
