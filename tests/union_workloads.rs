@@ -59,6 +59,16 @@ fn hardlink_layers(layout: &Layout) {
     layers::hardlink(&layout.lowers[0].join("e/x"), &layout.lowers[0].join("e/y"));
 }
 
+/// A fresh mount of [`hardlink_layers`]; bind all three (the mount drops
+/// first, then the temp dir).
+fn hardlink_mount() -> (tempfile::TempDir, Layout, Mount) {
+    let tmp = union_support::tempdir();
+    let layout = Layout::create(tmp.path(), 2);
+    hardlink_layers(&layout);
+    let mount = Mount::union(&layout);
+    (tmp, layout, mount)
+}
+
 #[test]
 fn union_hardlinked_lower_files_nlink_whatever_name_is_looked_up_first() {
     common::require_root_and_fuse();
@@ -72,10 +82,7 @@ fn union_hardlinked_lower_files_nlink_whatever_name_is_looked_up_first() {
         // inode cache), then a directory listing first.
         let firsts: Vec<Option<&str>> = names.iter().map(|n| Some(*n)).chain([None]).collect();
         for first in firsts {
-            let tmp = union_support::tempdir();
-            let layout = Layout::create(tmp.path(), 2);
-            hardlink_layers(&layout);
-            let mount = Mount::union(&layout);
+            let (_tmp, _layout, mount) = hardlink_mount();
             let order: Vec<&str> = match first {
                 Some(f) => std::iter::once(f)
                     .chain(names.iter().copied().filter(|n| *n != f))
@@ -299,10 +306,7 @@ fn union_lower_file_opened_for_writing_by_its_non_root_owner() {
 #[test]
 fn union_write_through_one_name_of_a_lower_hard_link_shows_through_all() {
     common::require_root_and_fuse();
-    let tmp = union_support::tempdir();
-    let layout = Layout::create(tmp.path(), 2);
-    hardlink_layers(&layout);
-    let mount = Mount::union(&layout);
+    let (_tmp, layout, mount) = hardlink_mount();
     let m = mount.path();
     // Copy-up through one name must keep the link whole (overlayfs with
     // index=on does; with index=off the other names keep the old data).
@@ -402,10 +406,7 @@ fn union_rename_lower_directory_without_exdev() {
 #[test]
 fn union_unlinking_names_of_a_lower_hard_link_updates_nlink() {
     common::require_root_and_fuse();
-    let tmp = union_support::tempdir();
-    let layout = Layout::create(tmp.path(), 2);
-    hardlink_layers(&layout);
-    let mount = Mount::union(&layout);
+    let (_tmp, layout, mount) = hardlink_mount();
     let m = mount.path();
     let nlink = |p: &str| m.join(p).symlink_metadata().expect("stat").nlink();
     std::fs::remove_file(m.join("d/a")).expect("unlink d/a");
