@@ -17,9 +17,9 @@ pub fn long_tests() -> bool {
     std::env::var("STRATA_LONG_TESTS").is_ok_and(|v| v == "1")
 }
 
-/// A fresh temporary directory on a filesystem that kernel overlayfs accepts
-/// as upper (ext4 here; not tmpfs for everything since some tests mount their
-/// own tmpfs to get a second filesystem).
+/// A fresh temporary directory under $TMPDIR (ext4 here): kernel overlayfs
+/// needs an upper that supports trusted xattrs and file handles (index=on).
+/// Each test gets its own, so tests run in parallel without shared state.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("strata-union-")
