@@ -19,12 +19,19 @@ pub struct Args {
     pub force: bool,
 }
 
+const BLOB_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
     if !args.force && !confirm(args.all)? {
         return Ok(0);
     }
     let store = open_store(root)?;
-    let report = store.prune(args.all)?;
+    let mut report = store.prune(args.all)?;
+    // Compressed blobs (kept by save/push/pull so they need not be redone)
+    // of images that are gone; a grace period spares those of an operation
+    // still running in another process.
+    let blobs = builder::oci::prune_blobs(&store, BLOB_GRACE)?;
+    report.reclaimed += blobs.bytes;
     print_report(&report);
     Ok(0)
 }
