@@ -49,19 +49,7 @@ impl Options {
 /// Entrypoint + Cmd. Env: the image's, then the flags' (same key: last
 /// wins). `-w`/`-u` override WorkingDir/User. Empty argv is an error.
 pub fn process_spec(image: &RunConfig, opts: &Options) -> Result<ProcessSpec> {
-    let (entrypoint, image_cmd) = match &opts.entrypoint {
-        Some(e) if e.is_empty() => (Vec::new(), Vec::new()),
-        Some(e) => (vec![e.clone()], Vec::new()),
-        None => (
-            image.entrypoint.clone().unwrap_or_default(),
-            image.cmd.clone().unwrap_or_default(),
-        ),
-    };
-    let cmd = if opts.cmd.is_empty() {
-        image_cmd
-    } else {
-        opts.cmd.clone()
-    };
+    let (entrypoint, cmd) = entrypoint_and_cmd(image, opts);
     let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
     if args.is_empty() {
         return Err(ContainerError::NoCommand);
@@ -80,6 +68,25 @@ pub fn process_spec(image: &RunConfig, opts: &Options) -> Result<ProcessSpec> {
         process.stop_signal = image.stop_signal.clone();
     }
     Ok(process)
+}
+
+/// The container's Entrypoint and Cmd (what `commit` writes to the new
+/// image, as Docker does).
+pub fn entrypoint_and_cmd(image: &RunConfig, opts: &Options) -> (Vec<String>, Vec<String>) {
+    let (entrypoint, image_cmd) = match &opts.entrypoint {
+        Some(e) if e.is_empty() => (Vec::new(), Vec::new()),
+        Some(e) => (vec![e.clone()], Vec::new()),
+        None => (
+            image.entrypoint.clone().unwrap_or_default(),
+            image.cmd.clone().unwrap_or_default(),
+        ),
+    };
+    let cmd = if opts.cmd.is_empty() {
+        image_cmd
+    } else {
+        opts.cmd.clone()
+    };
+    (entrypoint, cmd)
 }
 
 /// `base` overridden by `extra`, keeping first-seen order of keys.

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 pub enum ContainerError {
     #[error(transparent)]
     Store(#[from] crate::store::Error),
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
     #[error("{path}")]
     Io {
         path: PathBuf,

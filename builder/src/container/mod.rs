@@ -11,13 +11,19 @@
 //! - [`Containers::mount`]`(&record)` -> [`overlayfs::MountGuard`]: the
 //!   union mount at `merged/` (undone when the guard drops).
 //! - [`Containers::spec`]`(&record)` -> the runtime's `ContainerSpec`.
+//! - [`Containers::commit`]`(&record, CommitOptions)` -> new image id;
+//!   [`diff`]`(upper, lowerdirs)` -> Docker's A/C/D lines.
 //! - [`process_spec`]: Docker's rules for Env/WorkingDir/User/Entrypoint/Cmd.
 
+mod changes;
+mod commit;
 mod config;
 mod error;
 mod record;
 pub mod sys;
 
-pub use config::{Options, process_spec};
+pub use changes::{Change, diff};
+pub use commit::CommitOptions;
+pub use config::{Options, entrypoint_and_cmd, process_spec};
 pub use error::{ContainerError, Result};
 pub use record::{Containers, Record, State};

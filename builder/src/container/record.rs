@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::config::{Options, process_spec};
+use super::config::{Options, entrypoint_and_cmd, process_spec};
 use super::error::{ContainerError, Result, io_err};
 use crate::runtime::{BindMount, ContainerSpec, NetworkMode, ProcessIdentity, ProcessSpec};
 use crate::store::time::now_unix;
@@ -62,9 +62,11 @@ pub struct Stored {
     /// or a `-d` supervisor); dead while `Running` = strata was killed.
     #[serde(default)]
     pub supervisor: Option<ProcessIdentity>,
-    /// `--rm`
+    /// Entrypoint and Cmd as resolved at create time (`commit` writes them).
     #[serde(default)]
-    pub auto_remove: bool,
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
 }
 
 /// One container.
@@ -124,6 +126,7 @@ impl<'a> Containers<'a> {
     /// Creates the row and directories of a new container of `image`.
     pub fn create(&self, image: &Image, image_name: &str, opts: &Options) -> Result<Record> {
         let process = process_spec(&image.config.config, opts)?;
+        let (entrypoint, cmd) = entrypoint_and_cmd(&image.config.config, opts);
         let id = random_id()?;
         let name = match &opts.name {
             Some(n) => {
@@ -147,7 +150,8 @@ impl<'a> Containers<'a> {
             started: None,
             finished: None,
             supervisor: None,
-            auto_remove: false,
+            entrypoint,
+            cmd,
         };
         for dir in [self.upper(&id), self.work(&id), self.merged(&id)] {
             std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;

@@ -4,6 +4,8 @@ use std::path::Path;
 
 use clap::{Args, Subcommand};
 
+mod commit;
+mod diff;
 mod foreground;
 mod ps;
 mod rm;
@@ -20,6 +22,10 @@ pub struct ContainerArgs {
 pub enum ContainerCommand {
     /// Create and run a new container from an image.
     Run(Box<run::Args>),
+    /// Create a new image from a container's changes.
+    Commit(commit::Args),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(diff::Args),
     /// List containers.
     #[command(visible_alias = "ls")]
     Ps(ps::Args),
@@ -31,6 +37,8 @@ pub enum ContainerCommand {
 pub fn run(root: &Path, args: ContainerArgs) -> anyhow::Result<i32> {
     let result = match args.command {
         ContainerCommand::Run(a) => run::run(root, *a),
+        ContainerCommand::Commit(a) => commit::run(root, a),
+        ContainerCommand::Diff(a) => diff::run(root, a),
         ContainerCommand::Ps(a) => ps::run(root, a),
         ContainerCommand::Rm(a) => rm::run(root, a),
     };

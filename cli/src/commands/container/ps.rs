@@ -57,7 +57,14 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
         })
         .collect();
     print_table(
-        &["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"],
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "NAMES",
+        ],
         &rows,
     );
     Ok(0)
