@@ -8,6 +8,7 @@ use builder::container::{Containers, State};
 use builder::runtime::control::{Stopped, stop_process};
 use nix::sys::signal::Signal;
 
+use super::wait_recorded;
 use crate::commands::context::open_store;
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +50,7 @@ fn remove(containers: &Containers<'_>, name: &str, force: bool) -> anyhow::Resul
             // The process serving it sees the exit and unmounts.
             let stopped: Stopped = stop_process(pid, Signal::SIGKILL, Duration::from_secs(10))?;
             log::debug!("{}: {stopped:?}", record.short_id());
+            wait_recorded(containers, &record.id)?;
         }
     }
     containers.remove(&record)?;

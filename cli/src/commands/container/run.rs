@@ -7,6 +7,7 @@ use builder::container::{Containers, Options};
 use builder::runtime::BindMount;
 
 use super::foreground::run_attached;
+use super::supervise;
 use crate::commands::context::open_store;
 
 /// The flags `run` and `create` share.
@@ -55,6 +56,9 @@ pub struct CreateFlags {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Run container in background and print container ID.
+    #[arg(short, long)]
+    pub detach: bool,
     /// Automatically remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
@@ -123,6 +127,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
     let image = store.resolve_image(&args.flags.image)?;
     let containers = Containers::new(&store);
     let mut record = containers.create(&image, &args.flags.image, &opts)?;
+    if args.detach {
+        let code = supervise::spawn(root, &record, args.rm)?;
+        if code == 0 {
+            println!("{}", record.id);
+        }
+        return Ok(code);
+    }
     let outcome = run_attached(&containers, &mut record);
     if args.rm {
         containers.remove(&record)?;
