@@ -103,3 +103,33 @@ fn diff_lines_and_deleted_lower_file_gone_after_commit() {
     ]);
     assert_eq!(out, "base\n");
 }
+
+#[test]
+fn commit_of_a_running_container_pauses_and_keeps_it_running() {
+    let f = Fixture::new();
+    f.ok(&[
+        "container",
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "busybox",
+        "sh",
+        "-c",
+        "echo state > /state; exec sleep 1000",
+    ]);
+    // The file exists once the shell got past its first command.
+    loop {
+        let out = f.run(&["container", "exec", "live", "test", "-f", "/state"]);
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    f.ok(&["container", "commit", "live", "snap:1"]);
+    assert!(f.ok(&["container", "ps"]).contains("live"), "still running");
+    let (code, out, err) = f.container_run(&["--rm", "snap:1", "cat", "/state"]);
+    assert_eq!((code, out.as_str()), (0, "state\n"), "{err}");
+    f.ok(&["container", "rm", "-f", "live"]);
+    assert!(f.mounts().is_empty(), "{:?}", f.mounts());
+}

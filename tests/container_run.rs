@@ -176,3 +176,38 @@ fn rm_of_running_needs_force_and_kill_gives_137() {
     assert_eq!(common::store::count_entries(&f.containers_dir()), 0);
     assert!(f.mounts().is_empty(), "{:?}", f.mounts());
 }
+
+#[test]
+fn network_none_and_volumes() {
+    let f = Fixture::new();
+    let (code, out, err) = f.container_run(&[
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "lo\n");
+    let host = f.work.path().join("shared");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("in"), "from host\n").unwrap();
+    let rw = format!("{}:/data", host.display());
+    let (code, out, err) = f.container_run(&[
+        "--rm",
+        "--volume",
+        &rw,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/in; echo back > /data/out",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "from host\n"), "{err}");
+    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "back\n");
+    let ro = format!("{}:/data:ro", host.display());
+    let (code, _, _) = f.container_run(&["--rm", "--volume", &ro, "busybox", "touch", "/data/x"]);
+    assert_eq!(code, 1, "read-only volume");
+    assert!(!host.join("x").exists());
+    assert!(f.mounts().is_empty(), "{:?}", f.mounts());
+}
