@@ -185,3 +185,24 @@ fn dead_supervisor_is_noticed_and_its_mount_removed() {
     f.ok(&["container", "rm", "orphan"]);
     assert_eq!(common::store::count_entries(&f.containers_dir()), 0);
 }
+
+#[test]
+fn kill_delivers_a_handled_signal() {
+    let f = Fixture::new();
+    f.ok(&[
+        "container",
+        "run",
+        "-d",
+        "--name",
+        "trap1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 42' USR1; echo ready; while true; do sleep 0.1; done",
+    ]);
+    // Before `trap` ran, PID 1 has no handler and the kernel drops USR1.
+    wait_log(&f, "trap1", "ready");
+    f.ok(&["container", "kill", "-s", "USR1", "trap1"]);
+    wait_exited(&f, "trap1");
+    assert_eq!(inspect(&f, "trap1")["State"]["ExitCode"], 42);
+}
