@@ -107,17 +107,15 @@ fn diff_lines_and_deleted_lower_file_gone_after_commit() {
 #[test]
 fn commit_of_a_running_container_pauses_and_keeps_it_running() {
     let f = Fixture::new();
-    f.ok(&[
-        "container",
-        "run",
-        "-d",
-        "--name",
+    f.run_detached(
         "live",
-        "busybox",
-        "sh",
-        "-c",
-        "echo state > /state; exec sleep 1000",
-    ]);
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            "echo state > /state; exec sleep 1000",
+        ],
+    );
     // The file exists once the shell got past its first command.
     loop {
         let out = f.run(&["container", "exec", "live", "test", "-f", "/state"]);

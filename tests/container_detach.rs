@@ -36,17 +36,15 @@ fn wait_exited(f: &Fixture, name: &str) {
 #[test]
 fn detached_run_logs_exec_stop() {
     let f = Fixture::new();
-    let id = f.ok(&[
-        "container",
-        "run",
-        "-d",
-        "--name",
+    let id = f.run_detached(
         "web",
-        "busybox",
-        "sh",
-        "-c",
-        "echo ready; echo oops >&2; exec sleep 1000",
-    ]);
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            "echo ready; echo oops >&2; exec sleep 1000",
+        ],
+    );
     let id = id.trim();
     assert_eq!(id.len(), 64, "run -d prints the full id: {id}");
     let logs = wait_log(&f, "web", "ready");
@@ -115,16 +113,7 @@ fn create_then_start_attached_and_detached() {
 #[test]
 fn kill_sends_sigkill_by_default() {
     let f = Fixture::new();
-    f.ok(&[
-        "container",
-        "run",
-        "-d",
-        "--name",
-        "k1",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
+    f.run_detached("k1", &["busybox", "sleep", "1000"]);
 
     // Docker's default signal is KILL (PID 1 without a handler ignores TERM).
     f.ok(&["container", "kill", "k1"]);
@@ -137,16 +126,7 @@ fn kill_sends_sigkill_by_default() {
 #[test]
 fn dead_supervisor_is_noticed_and_its_mount_removed() {
     let f = Fixture::new();
-    let id = f.ok(&[
-        "container",
-        "run",
-        "-d",
-        "--name",
-        "orphan",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
+    let id = f.run_detached("orphan", &["busybox", "sleep", "1000"]);
     let id = id.trim();
     let pid1 = inspect(&f, "orphan")["State"]["Pid"].as_i64().unwrap();
     // The supervisor: the strata process whose argv names this container.
@@ -189,20 +169,38 @@ fn dead_supervisor_is_noticed_and_its_mount_removed() {
 #[test]
 fn kill_delivers_a_handled_signal() {
     let f = Fixture::new();
-    f.ok(&[
-        "container",
-        "run",
-        "-d",
-        "--name",
+    f.run_detached(
         "trap1",
-        "busybox",
-        "sh",
-        "-c",
-        "trap 'exit 42' USR1; echo ready; while true; do sleep 0.1; done",
-    ]);
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 42' USR1; echo ready; while true; do sleep 0.1; done",
+        ],
+    );
     // Before `trap` ran, PID 1 has no handler and the kernel drops USR1.
     wait_log(&f, "trap1", "ready");
     f.ok(&["container", "kill", "-s", "USR1", "trap1"]);
     wait_exited(&f, "trap1");
     assert_eq!(inspect(&f, "trap1")["State"]["ExitCode"], 42);
+}
+
+#[test]
+fn logs_follow_until_exit_and_detached_rm() {
+    let f = Fixture::new();
+    f.run_detached(
+        "talk",
+        &["busybox", "sh", "-c", "echo a; sleep 0.3; echo b"],
+    );
+    // `logs -f` returns once the container has exited, with everything.
+    assert_eq!(f.ok(&["container", "logs", "-f", "talk"]), "a\nb\n");
+    f.ok(&["container", "run", "-d", "--rm", "busybox", "true"]);
+    // The supervisor removes the container after it exits: the row, then
+    // the dirs.
+    while f.ok(&["container", "ps", "-aq"]).lines().count() > 1
+        || common::store::count_entries(&f.containers_dir()) > 1
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(f.mounts().is_empty(), "{:?}", f.mounts());
 }

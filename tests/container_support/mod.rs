@@ -47,6 +47,13 @@ impl Fixture {
         )
     }
 
+    /// `container run -d --name NAME ARGS...`; returns the printed id.
+    pub fn run_detached(&self, name: &str, args: &[&str]) -> String {
+        let mut all = vec!["container", "run", "-d", "--name", name];
+        all.extend_from_slice(args);
+        self.ok(&all).trim().to_string()
+    }
+
     pub fn containers_dir(&self) -> PathBuf {
         self.root.join("containers")
     }

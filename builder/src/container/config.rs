@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{ContainerError, Result};
+use crate::runtime::spec::DEFAULT_PATH;
 use crate::runtime::{BindMount, NetworkMode, ProcessSpec};
 use crate::store::RunConfig;
 
@@ -56,6 +57,11 @@ pub fn process_spec(image: &RunConfig, opts: &Options) -> Result<ProcessSpec> {
     }
     let mut process = ProcessSpec::new(args);
     process.env = merge_env(&image.env, &opts.env);
+    // Docker writes the default PATH into the container's config when the
+    // image has none (so `commit` keeps it too).
+    if !process.env.iter().any(|e| e.starts_with("PATH=")) {
+        process.env.insert(0, format!("PATH={DEFAULT_PATH}"));
+    }
     process.cwd = match opts.workdir.as_deref() {
         Some(w) if !w.is_empty() => w.to_string(),
         _ if !image.working_dir.is_empty() => image.working_dir.clone(),
