@@ -3,6 +3,7 @@
 //! every function returns typed results for the CLI to present.
 
 pub mod build;
+pub mod container;
 pub mod dockerfile;
 pub mod oci;
 pub mod runtime;

@@ -56,7 +56,7 @@ pub fn ago(then_unix: i64) -> String {
     format!("{} ago", human_duration((now - then_unix).max(0)))
 }
 
-fn human_duration(secs: i64) -> String {
+pub fn human_duration(secs: i64) -> String {
     let minutes = secs / 60;
     let hours = (secs as f64 / 3600.0 + 0.5) as i64;
     match () {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod container;
 mod context;
 mod format;
 mod image;
@@ -35,6 +36,8 @@ pub enum Command {
     Version,
     /// Manage images.
     Image(image::ImageArgs),
+    /// Manage containers.
+    Container(container::ContainerArgs),
     /// Manage the store.
     System(system::SystemArgs),
     /// Log in to a registry.
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> i32 {
             Ok(0)
         }
         Command::Image(args) => image::run(&cli.root, args),
+        Command::Container(args) => container::run(&cli.root, args),
         Command::System(args) => system::run(&cli.root, args),
         Command::Login(args) => login::run(args),
     };
