@@ -206,7 +206,7 @@ fn network_none_and_volumes() {
     assert_eq!((code, out.as_str()), (0, "from host\n"), "{err}");
     assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "back\n");
     let ro = format!("{}:/data:ro", host.display());
-    let (code, _, _) = f.container_run(&["--rm", "--volume", &ro, "busybox", "touch", "/data/x"]);
+    let (code, _, _) = f.container_run(&["--rm", "-v", &ro, "busybox", "touch", "/data/x"]);
     assert_eq!(code, 1, "read-only volume");
     assert!(!host.join("x").exists());
     assert!(f.mounts().is_empty(), "{:?}", f.mounts());

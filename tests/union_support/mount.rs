@@ -250,8 +250,18 @@ impl Mount {
     /// Unmounts now and checks that it worked (the drop fallback is lazy).
     pub fn unmount(mut self) {
         self.mounted = false;
-        nix::mount::umount2(&self.path, MntFlags::empty())
-            .unwrap_or_else(|e| panic!("umount {}: {e}", self.path.display()));
+        // Tests of one binary run in parallel and fork children; until a
+        // child execs it holds copies of our close-on-exec descriptors,
+        // which can make the mount busy for a moment. Retry, bounded.
+        let mut result = nix::mount::umount2(&self.path, MntFlags::empty());
+        for _ in 0..50 {
+            if result != Err(nix::errno::Errno::EBUSY) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            result = nix::mount::umount2(&self.path, MntFlags::empty());
+        }
+        result.unwrap_or_else(|e| panic!("umount {}: {e}", self.path.display()));
         assert_eq!(
             mounts_at(&self.path),
             0,

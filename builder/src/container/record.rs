@@ -333,7 +333,6 @@ impl<'a> Containers<'a> {
             upperdir: Some(self.upper(&r.id)),
             workdir: Some(self.work(&r.id)),
             // The store's layers were checked when they were made.
-            skip_whiteout_check: true,
             ..Default::default()
         };
         detach_stale_mount(&self.merged(&r.id));

@@ -23,8 +23,10 @@ pub struct Cli {
         default_value = "/var/lib/strata"
     )]
     pub root: PathBuf,
-    /// More log output (repeat for more); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// More log output (repeat for more); RUST_LOG overrides. Given before
+    /// the command (`strata -v image build ...`): after it, `-v` is Docker's
+    /// `--volume` of `container run`/`create`.
+    #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,

@@ -44,8 +44,7 @@ pub struct CreateFlags {
     #[arg(long)]
     pub entrypoint: Option<String>,
     /// Bind mount a volume (HOSTDIR:DIR[:ro]).
-    /// (`-v` is strata's global --verbose, so only the long form exists.)
-    #[arg(long = "volume", value_name = "HOSTDIR:DIR[:ro]")]
+    #[arg(short = 'v', long = "volume", value_name = "HOSTDIR:DIR[:ro]")]
     pub volume: Vec<String>,
     /// Image (name[:tag], id or id prefix).
     pub image: String,
