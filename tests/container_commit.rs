@@ -131,3 +131,42 @@ fn commit_of_a_running_container_pauses_and_keeps_it_running() {
     f.ok(&["container", "rm", "-f", "live"]);
     assert!(f.mounts().is_empty(), "{:?}", f.mounts());
 }
+
+#[test]
+fn export_flattens_the_container_over_its_image() {
+    let f = Fixture::new();
+    let (code, _, err) = f.container_run(&[
+        "--name",
+        "ex",
+        "busybox",
+        "sh",
+        "-c",
+        "echo new > /hello; rm /bin/ls",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let tar = f.work.path().join("ex.tar");
+    f.ok(&["container", "export", "-o", tar.to_str().unwrap(), "ex"]);
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    assert!(listing.status.success());
+    let names = String::from_utf8(listing.stdout).unwrap();
+    let has = |n: &str| names.lines().any(|l| l.trim_start_matches("./") == n);
+    assert!(has("hello"), "the container's new file: {names}");
+    assert!(has("bin/busybox"), "the image's files: {names}");
+    assert!(!has("bin/ls"), "a file the container deleted: {names}");
+    assert!(!names.contains(".wh."), "no whiteout markers: {names}");
+    let content = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(&tar)
+        .arg(if names.contains("./hello") {
+            "./hello"
+        } else {
+            "hello"
+        })
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&content.stdout), "new\n");
+}

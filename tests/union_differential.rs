@@ -113,6 +113,10 @@ impl Pair {
         // construction, and no tool's copy semantics in between.
         layers::generate_stack(&k.lowers, seed);
         layers::generate_stack(&u.lowers, seed);
+        Pair::mount(k, u, compare)
+    }
+
+    fn mount(k: Layout, u: Layout, compare: Compare) -> Pair {
         let kernel = Mount::kernel(&k);
         let union = Mount::union(&u);
         Pair {
@@ -175,15 +179,7 @@ impl Pair {
         } = self;
         kernel.unmount();
         union.unmount();
-        let kernel = Mount::kernel(&k);
-        let union = Mount::union(&u);
-        Pair {
-            k,
-            u,
-            kernel,
-            union,
-            compare,
-        }
+        Pair::mount(k, u, compare)
     }
 
     /// Full-tree comparison now and after a remount.

@@ -97,6 +97,27 @@ pub fn load_layout(store: &dyn ImageStore, dir: &Path, tag: Option<&str>) -> Res
 
 /// Writes the image's flattened root filesystem as a tar.
 pub fn export_image(store: &dyn ImageStore, reference: &str, out: &mut dyn Write) -> Result<()> {
+    export_flattened(store, reference, None, out)
+}
+
+/// Writes a container's root filesystem as a tar (`docker export`): its
+/// upper dir (kernel overlay format: whiteouts, opaque dirs) over the
+/// layers of its image.
+pub fn export_container(
+    store: &dyn ImageStore,
+    image: &str,
+    upper: &std::path::Path,
+    out: &mut dyn Write,
+) -> Result<()> {
+    export_flattened(store, image, Some(upper), out)
+}
+
+fn export_flattened(
+    store: &dyn ImageStore,
+    reference: &str,
+    upper: Option<&std::path::Path>,
+    out: &mut dyn Write,
+) -> Result<()> {
     let image = store
         .resolve(reference)
         .map_err(OciError::store(format!("image {reference}")))?;
@@ -105,6 +126,17 @@ pub fn export_image(store: &dyn ImageStore, reference: &str, out: &mut dyn Write
     // tars, the flattening reads them.
     let blobs = Blobs::open(store.root())?;
     let mut layers = Vec::new();
+    if let Some(upper) = upper {
+        let tmp_dir = blobs.tmp_dir();
+        let mut file = tempfile::tempfile_in(&tmp_dir).map_err(OciError::io(&tmp_dir))?;
+        crate::store::write_tree_tar(upper, &mut file)
+            .map_err(|e| OciError::store(format!("upper dir {}", upper.display()))(Box::new(e)))?;
+        file.rewind().map_err(OciError::io(&tmp_dir))?;
+        layers.push((
+            "upper".to_string(),
+            Box::new(std::io::BufReader::new(file)) as Box<dyn Read>,
+        ));
+    }
     for diff_id in view.rootfs.diff_ids.iter().rev() {
         let tmp_dir = blobs.tmp_dir();
         let mut file = tempfile::tempfile_in(&tmp_dir).map_err(OciError::io(&tmp_dir))?;

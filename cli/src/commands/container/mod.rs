@@ -8,6 +8,7 @@ mod commit;
 mod create;
 mod diff;
 mod exec;
+mod export;
 mod foreground;
 mod inspect;
 mod kill;
@@ -38,6 +39,8 @@ pub enum ContainerCommand {
     Diff(diff::Args),
     /// Execute a command in a running container.
     Exec(exec::Args),
+    /// Export a container's filesystem as a tar archive.
+    Export(export::Args),
     /// Display detailed information on one or more containers.
     Inspect(inspect::Args),
     /// Kill one or more running containers.
@@ -68,6 +71,7 @@ pub fn run(root: &Path, args: ContainerArgs) -> anyhow::Result<i32> {
         ContainerCommand::Inspect(a) => inspect::run(root, a),
         ContainerCommand::Start(a) => start::run(root, a),
         ContainerCommand::Exec(a) => exec::run(root, a),
+        ContainerCommand::Export(a) => export::run(root, a),
         ContainerCommand::Kill(a) => kill::run(root, a),
         ContainerCommand::Logs(a) => logs::run(root, a),
         ContainerCommand::Stop(a) => stop::run(root, a),

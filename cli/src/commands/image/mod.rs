@@ -14,7 +14,7 @@ mod inspect;
 mod load;
 mod ls;
 mod mount;
-mod output;
+pub(crate) mod output;
 mod progress;
 mod prune;
 mod pull;
