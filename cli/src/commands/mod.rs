@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod completion;
 mod container;
 mod context;
 mod format;
@@ -44,6 +45,8 @@ pub enum Command {
     System(system::SystemArgs),
     /// Log in to a registry.
     Login(login::Args),
+    /// Print a shell completion script (`strata completion bash > /etc/bash_completion.d/strata`).
+    Completion(completion::Args),
 }
 
 /// Runs the command and returns the process exit code. Errors are printed as
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Container(args) => container::run(&cli.root, args),
         Command::System(args) => system::run(&cli.root, args),
         Command::Login(args) => login::run(args),
+        Command::Completion(args) => completion::run(args),
     };
     match result {
         Ok(code) => code,
