@@ -249,7 +249,6 @@ impl Mount {
 
     /// Unmounts now and checks that it worked (the drop fallback is lazy).
     pub fn unmount(mut self) {
-        self.mounted = false;
         // Tests of one binary run in parallel and fork children; until a
         // child execs it holds copies of our close-on-exec descriptors,
         // which can make the mount busy for a moment. Retry, bounded.
@@ -261,7 +260,10 @@ impl Mount {
             std::thread::sleep(std::time::Duration::from_millis(100));
             result = nix::mount::umount2(&self.path, MntFlags::empty());
         }
+        // On failure the panic drops `self` still marked mounted, so Drop
+        // detaches the mount: a failing test leaves nothing behind.
         result.unwrap_or_else(|e| panic!("umount {}: {e}", self.path.display()));
+        self.mounted = false;
         assert_eq!(
             mounts_at(&self.path),
             0,
