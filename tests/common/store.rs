@@ -55,12 +55,15 @@ pub fn busybox_tarball(work: &Path, compress: &str) -> PathBuf {
     out
 }
 
-/// Runs `strata --root ROOT ARGS...`.
+/// Runs `strata --root ROOT ARGS...`, with registry credentials files
+/// inside ROOT (never the user's own).
 pub fn strata(root: &Path, args: &[&str]) -> Output {
     Command::new(super::bin("strata"))
         .arg("--root")
         .arg(root)
         .args(args)
+        .env("STRATA_AUTH_FILE", root.join("auth.json"))
+        .env("DOCKER_CONFIG", root.join("docker-config"))
         .output()
         .expect("run strata")
 }

@@ -10,7 +10,7 @@ pub mod registry;
 pub mod tree;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 pub use tree::*;
 
@@ -50,29 +50,7 @@ pub fn busybox_archive(path: &Path, name: &str) -> String {
     id
 }
 
-/// Runs `strata --root ROOT ARGS...` with credentials files inside ROOT
-/// (never the user's own).
-pub fn strata(root: &Path, args: &[&str]) -> Output {
-    Command::new(crate::common::bin("strata"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env("STRATA_AUTH_FILE", root.join("auth.json"))
-        .env("DOCKER_CONFIG", root.join("docker-config"))
-        .output()
-        .expect("run strata")
-}
-
-/// Runs strata and returns stdout, failing with its stderr.
-pub fn strata_ok(root: &Path, args: &[&str]) -> String {
-    let out = strata(root, args);
-    assert!(
-        out.status.success(),
-        "strata {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use crate::common::store::{strata, strata_ok};
 
 /// Runs strata expecting exit code 1 and a one-line `Error: ...` (which
 /// may follow progress lines); returns that line.

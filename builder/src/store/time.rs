@@ -13,11 +13,21 @@ pub fn now_unix() -> i64 {
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 pub fn format_rfc3339(secs: i64) -> String {
+    format!("{}Z", date_time(secs))
+}
+
+/// `2026-11-27T18:01:02.123456789Z`: with nanoseconds, as Docker's logs.
+pub fn format_rfc3339_nanos(secs: i64, nanos: u32) -> String {
+    format!("{}.{nanos:09}Z", date_time(secs))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` in UTC.
+fn date_time(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
