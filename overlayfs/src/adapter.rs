@@ -32,6 +32,19 @@ pub struct Adapter {
 }
 
 impl Adapter {
+    /// mknod, mkdir, symlink: create the object and reply with its entry.
+    fn new_entry(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        new: NewObject,
+        reply: ReplyEntry,
+    ) {
+        let res = self.fs.create_object(parent.0, name, creds(req), new);
+        entry(reply, res.map(|(attr, _)| attr));
+    }
+
     pub fn new(fs: Arc<UnionFs>, want_passthrough: bool) -> Self {
         Adapter {
             fs,
@@ -267,12 +280,7 @@ impl Filesystem for Adapter {
                 rdev: rdev as u64,
             }
         };
-        entry(
-            reply,
-            self.fs
-                .create_object(parent.0, name, creds(req), new)
-                .map(|(a, _)| a),
-        );
+        self.new_entry(req, parent, name, new, reply);
     }
 
     fn mkdir(
@@ -285,12 +293,7 @@ impl Filesystem for Adapter {
         reply: ReplyEntry,
     ) {
         let new = NewObject::Dir { mode };
-        entry(
-            reply,
-            self.fs
-                .create_object(parent.0, name, creds(req), new)
-                .map(|(a, _)| a),
-        );
+        self.new_entry(req, parent, name, new, reply);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -310,12 +313,7 @@ impl Filesystem for Adapter {
         reply: ReplyEntry,
     ) {
         let new = NewObject::Symlink { target };
-        entry(
-            reply,
-            self.fs
-                .create_object(parent.0, link_name, creds(req), new)
-                .map(|(a, _)| a),
-        );
+        self.new_entry(req, parent, link_name, new, reply);
     }
 
     fn rename(
