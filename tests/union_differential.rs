@@ -371,7 +371,6 @@ fn union_differential_vs_kernel_overlay() {
 /// not yet count removed names of lower hard links nor keep them joined
 /// across remounts (docs/overlayfs.md). Run it with `--ignored`.
 #[test]
-#[ignore = "known divergence: st_nlink of hard-linked lower files (docs/overlayfs.md)"]
 fn union_differential_vs_kernel_overlay_with_link_counts() {
     common::require_root_and_fuse();
     let n_ops = env_u64("STRATA_DIFF_OPS").unwrap_or(1500);

@@ -407,7 +407,6 @@ fn union_rename_lower_directory_without_exdev() {
 // not count removed names of a lower hard link (kernel overlayfs keeps that
 // count in its index dir). Run it with `--ignored`.
 #[test]
-#[ignore = "known bug: removed names of a lower hard link are not counted (docs/overlayfs.md)"]
 fn union_unlinking_names_of_a_lower_hard_link_updates_nlink() {
     common::require_root_and_fuse();
     let (_tmp, layout, mount) = hardlink_mount();

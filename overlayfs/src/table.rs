@@ -13,6 +13,7 @@
 //! changes (see `fs::UnionFs::ns`) and holds the table's mutex only briefly.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use fuser::FileType;
@@ -40,9 +41,15 @@ pub struct Node {
     pub merged: Vec<Layer>,
     /// Kernel lookup count.
     pub nlookup: u64,
-    /// Names of a copied-up lower hard link not linked in upper yet (they
-    /// are linked when looked up); added to the upper link count.
-    pub nlink_bias: u64,
+    /// The union's link count minus the upper object's `st_nlink` (the
+    /// kernel's `trusted.overlay.nlink` "U%+i"): nonzero for a copied-up
+    /// lower hard link, whose index entry adds an upper link and whose
+    /// lower names not joined yet add union links.
+    pub nlink_bias: i64,
+    /// For a copied-up lower hard link: its entry in the index dir, which
+    /// keeps the copy (and the node's keys) while any union name remains,
+    /// known or not (see `fs::index`).
+    pub index: Option<OsString>,
     keys: Vec<Key>,
 }
 
@@ -56,6 +63,7 @@ impl Node {
             merged,
             nlookup: 0,
             nlink_bias: 0,
+            index: None,
             keys: Vec::new(),
         }
     }
@@ -79,9 +87,6 @@ pub struct Table {
     nodes: HashMap<u64, Node>,
     by_key: HashMap<Key, u64>,
     by_path: HashMap<PathBuf, u64>,
-    /// Lower key of a copied-up hard-linked file -> its inode, so its other
-    /// lower names join the copy when looked up.
-    copied: HashMap<Key, u64>,
     next: u64,
 }
 
@@ -103,7 +108,6 @@ impl Table {
             nodes: HashMap::new(),
             by_key: HashMap::new(),
             by_path: HashMap::new(),
-            copied: HashMap::new(),
             next: ROOT_INO + 1,
         };
         t.by_key.insert(key, ROOT_INO);
@@ -137,7 +141,14 @@ impl Table {
             return *ino;
         }
         match self.by_key.get(&key) {
-            Some(ino) if self.nodes.get(ino).is_none_or(|n| !n.unlinked()) => *ino,
+            Some(ino)
+                if self
+                    .nodes
+                    .get(ino)
+                    .is_none_or(|n| !n.unlinked() || n.index.is_some()) =>
+            {
+                *ino
+            }
             _ => {
                 let ino = self.allocate();
                 self.by_key.insert(key, ino);
@@ -147,8 +158,8 @@ impl Table {
     }
 
     /// Records a name found in the layers. If `key` already belongs to a
-    /// live inode (another hard link to it), `path` becomes one more alias
-    /// of it; otherwise a node is created (with the number reserved for
+    /// live inode (another hard link to it, or an indexed one whose known
+    /// names are all gone), `path` becomes one more alias of it; otherwise a node is created (with the number reserved for
     /// `key` by readdir, if any). Returns the inode number.
     pub fn insert_found(&mut self, path: &Path, key: Key, node: Node) -> u64 {
         if let Some(ino) = self.by_path.get(path) {
@@ -156,11 +167,12 @@ impl Table {
         }
         let reserved = self.by_key.get(&key).copied();
         if let Some(ino) = reserved
-            && let Some(existing) = self.nodes.get_mut(&ino)
-            && !existing.unlinked()
+            && self
+                .nodes
+                .get(&ino)
+                .is_some_and(|n| !n.unlinked() || n.index.is_some())
         {
-            existing.aliases.push(path.to_path_buf());
-            self.by_path.insert(path.to_path_buf(), ino);
+            self.add_alias(ino, path);
             return ino;
         }
         let ino = match reserved {
@@ -198,21 +210,13 @@ impl Table {
         }
     }
 
-    /// Records that lower file `key`, a hard link with more names than
-    /// known, was copied up as `ino`.
-    pub fn record_copied(&mut self, key: Key, ino: u64) {
-        self.copied.insert(key, ino);
-    }
-
-    /// The live copied-up inode of lower file `key`, if any.
-    pub fn copied(&self, key: Key) -> Option<u64> {
-        let ino = *self.copied.get(&key)?;
-        self.nodes.get(&ino).filter(|n| !n.unlinked()).map(|_| ino)
-    }
-
-    /// Adds a new name for `ino` (hard link).
+    /// Adds a new name for `ino` (hard link). An upper node with no name
+    /// left (an indexed one) is reached by its new name from now on.
     pub fn add_alias(&mut self, ino: u64, path: &Path) {
         if let Some(n) = self.nodes.get_mut(&ino) {
+            if n.aliases.is_empty() && n.layer == Layer::Upper {
+                n.src = path.to_path_buf();
+            }
             n.aliases.push(path.to_path_buf());
             self.by_path.insert(path.to_path_buf(), ino);
         }
@@ -220,8 +224,9 @@ impl Table {
 
     /// Forgets the name `path` of `ino`. When it was the last name, the
     /// inode's keys are released too (the backing inode number may be
-    /// reused by the host filesystem) and the node lives on only for the
-    /// kernel's references and open files. Returns true if it was the last.
+    /// reused by the host filesystem; not while an index entry holds it)
+    /// and the node lives on only for the kernel's references and open
+    /// files. Returns true if it was the last.
     pub fn remove_alias(&mut self, ino: u64, path: &Path) -> bool {
         if self.by_path.get(path) == Some(&ino) {
             self.by_path.remove(path);
@@ -238,6 +243,9 @@ impl Table {
         }
         if !n.aliases.is_empty() {
             return false;
+        }
+        if n.index.is_some() {
+            return true;
         }
         for k in std::mem::take(&mut n.keys) {
             if self.by_key.get(&k) == Some(&ino) {
@@ -328,7 +336,6 @@ impl Table {
         self.nodes.shrink_to_fit();
         self.by_key.shrink_to_fit();
         self.by_path.shrink_to_fit();
-        self.copied.shrink_to_fit();
         true
     }
 }

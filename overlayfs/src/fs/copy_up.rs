@@ -24,9 +24,9 @@ pub(crate) struct Staged {
 
 impl UnionFs {
     /// Copies `ino` up if it lives in a lower layer. Caller holds `ns`
-    /// exclusively. Other known names of a lower hard link are linked to
-    /// the copy, so the link survives (names looked up later join it in
-    /// `child_impl`).
+    /// exclusively. A lower hard link goes to the index and its known
+    /// names are linked to the copy, so the link survives (names looked up
+    /// later, even after a remount, join it in `child_impl`).
     pub(crate) fn copy_up(&self, ino: u64) -> Res<()> {
         match self.stage_copy_up(ino, true)? {
             Some(staged) => self.finish_copy_up(staged),
@@ -109,46 +109,44 @@ impl UnionFs {
         let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();
         let src = self.stack.path(node.layer, &node.src);
         let dst = self.stack.upper_path(&path);
+        let lower_meta = src.symlink_metadata().map_err(errno)?;
+        if let Some(entry) = self.index_name(node.layer, &lower_meta) {
+            // A lower hard link: the copy goes to the index and every
+            // known name is linked to it (see `index`).
+            let (_, bias, linked) =
+                self.install_indexed(tmp, &entry, lower_meta.nlink(), &node.aliases)?;
+            let meta = dst.symlink_metadata().map_err(errno)?;
+            let mut t = self.table();
+            // The lower key stays: readdir numbers the other lower names
+            // like the copy they join when looked up.
+            t.add_key(ino, key_of(&meta));
+            for alias in node.aliases.iter().filter(|a| !linked.contains(a)) {
+                t.remove_alias(ino, alias);
+            }
+            if let Some(n) = t.get_mut(ino) {
+                n.nlink_bias = bias;
+                n.index = Some(entry);
+                n.layer = Layer::Upper;
+                n.src = path;
+            }
+            return Ok(true);
+        }
         // Kernel overlayfs keeps the parent's times across a copy-up.
         let parent_upper = self.stack.upper_path(&parent);
         let parent_meta = parent_upper.symlink_metadata().map_err(errno)?;
         copyup::rename2(tmp, &dst, nix::fcntl::RenameFlags::RENAME_NOREPLACE).map_err(errno)?;
-        // The copy is in place: record it before anything else can fail.
+        // The copy is in place: record it.
         let meta = dst.symlink_metadata().map_err(errno)?;
-        let lower_meta = src.symlink_metadata().map_err(errno)?;
-        let lower_key = key_of(&lower_meta);
         {
             let mut t = self.table();
             t.release_keys(ino);
             t.add_key(ino, key_of(&meta));
-            let unknown_names = lower_meta.nlink().saturating_sub(node.aliases.len() as u64);
-            if !node.is_dir() && unknown_names > 0 {
-                t.record_copied(lower_key, ino);
-            }
             if let Some(n) = t.get_mut(ino) {
-                n.nlink_bias = if n.is_dir() { 0 } else { unknown_names };
+                n.nlink_bias = 0;
                 n.layer = Layer::Upper;
                 n.src = path;
                 if n.is_dir() {
                     n.merged.insert(0, Layer::Upper);
-                }
-            }
-        }
-        for alias in node.aliases.iter().skip(1) {
-            let linked = self
-                .ensure_upper_dir(alias.parent().unwrap_or(Path::new("")))
-                .and_then(|()| {
-                    std::fs::hard_link(&dst, self.stack.upper_path(alias)).map_err(errno)
-                });
-            if let Err(e) = linked {
-                // That name keeps showing the lower file until it is looked
-                // up again, when it joins the copy (see `child_impl`).
-                log::warn!("{}: linking to the copy-up failed: {e:?}", alias.display());
-                let mut t = self.table();
-                t.remove_alias(ino, alias);
-                t.record_copied(lower_key, ino);
-                if let Some(n) = t.get_mut(ino) {
-                    n.nlink_bias += 1;
                 }
             }
         }

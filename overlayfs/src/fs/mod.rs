@@ -15,6 +15,7 @@ mod attr;
 mod copy_up;
 mod dir;
 mod file;
+mod index;
 mod namespace;
 mod rename;
 #[cfg(test)]
@@ -23,7 +24,7 @@ mod xattr;
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
@@ -116,6 +117,8 @@ pub struct UnionFs {
     tmp_seq: AtomicU64,
     /// Scratch dir for copy-up and atomic replacement (`<workdir>/strata`).
     scratch: Option<PathBuf>,
+    /// Copied-up lower hard links (`<workdir>/strata-index`, see `index`).
+    index_dir: Option<PathBuf>,
     /// Inodes whose attributes changed behind the kernel's back (set once
     /// the session exists; `mount.rs` forwards them to the notifier).
     invalidate: OnceLock<Sender<u64>>,
@@ -138,6 +141,12 @@ impl UnionFs {
             std::fs::create_dir(s)?;
             std::fs::set_permissions(s, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
         }
+        let index_dir = stack.work.as_ref().map(|w| w.join(index::INDEX_DIR));
+        if let Some(d) = &index_dir
+            && d.symlink_metadata().is_err()
+        {
+            std::fs::DirBuilder::new().mode(0o700).create(d)?;
+        }
         Ok(UnionFs {
             stack,
             table: Mutex::new(Table::new(node, key)),
@@ -146,6 +155,7 @@ impl UnionFs {
             dirs: Handles::default(),
             tmp_seq: AtomicU64::new(0),
             scratch,
+            index_dir,
             invalidate: OnceLock::new(),
             trim: AtomicBool::new(false),
         })
@@ -239,7 +249,10 @@ impl UnionFs {
     pub(crate) fn backing_path(&self, ino: u64) -> Res<(Node, PathBuf)> {
         let node = self.node(ino)?;
         if node.unlinked() && node.layer == Layer::Upper {
-            return Err(Errno::ENOENT);
+            // An indexed file keeps a link in the index while the union
+            // has names of it the table does not know yet.
+            let entry = node.index.as_deref().and_then(|e| self.index_path(e));
+            return entry.map(|p| (node, p)).ok_or(Errno::ENOENT);
         }
         let path = self.stack.path(node.layer, &node.src);
         Ok((node, path))
@@ -265,22 +278,30 @@ impl UnionFs {
         Ok((path, node.merged))
     }
 
-    /// Attributes of `ino` (from an open file when the node has no name left).
+    /// Attributes of `ino` (from an open file when the node has no name
+    /// the table knows).
     pub(crate) fn attr(&self, ino: u64) -> Res<FileAttr> {
         let node = self.node(ino)?;
         if node.unlinked() {
-            // No name left: the object lives on for open files only.
+            // No known name left: the object lives on for open files, or
+            // in the index for names of a lower hard link not joined yet.
             let meta = match self.files.find(|f| f.ino == ino) {
                 Some(open) => open.current().metadata().map_err(errno)?,
-                None if node.layer == Layer::Upper => return Err(Errno::ENOENT),
                 None => self
-                    .stack
-                    .path(node.layer, &node.src)
+                    .backing_path(ino)?
+                    .1
                     .symlink_metadata()
                     .map_err(errno)?,
             };
+            // A lower object is reached by a name no longer shown; an upper
+            // one counts its remaining links (other upper names, unjoined
+            // lower names through the bias), 0 once it has none.
+            let nlink = match node.layer {
+                Layer::Upper => (meta.nlink() as i64 + node.nlink_bias).max(0) as u32,
+                Layer::Lower(_) => 0,
+            };
             return Ok(FileAttr {
-                nlink: 0,
+                nlink,
                 ..file_attr(ino, &meta, false)
             });
         }
@@ -291,7 +312,7 @@ impl UnionFs {
             .map_err(errno)?;
         let attr = file_attr(ino, &meta, node.is_dir() && node.merged.len() > 1);
         Ok(FileAttr {
-            nlink: attr.nlink + node.nlink_bias as u32,
+            nlink: (attr.nlink as i64 + node.nlink_bias).max(0) as u32,
             ..attr
         })
     }
@@ -324,40 +345,27 @@ impl UnionFs {
         let Some(found) = self.stack.resolve(&merged, &dir, name).map_err(errno)? else {
             return Ok(Child::Found(None));
         };
-        if found.layer != Layer::Upper && found.meta.nlink() > 1 && !found.meta.is_dir() {
-            let copy = self.table().copied(key_of(&found.meta));
-            if let Some(ino) = copy {
-                // Another name of a hard link already copied up: link this
-                // name to the copy so both keep naming one file.
-                if !exclusive {
-                    return Ok(Child::NeedsExclusive);
-                }
-                self.link_copied_alias(ino, &dir, &path)?;
-                return Ok(Child::Found(Some(ino)));
+        if let Some(ipath) = self.indexed_copy(found.layer, &found.meta) {
+            // Another name of a hard link already copied up (in this
+            // mount or an earlier one): link this name to the copy so all
+            // keep naming one file.
+            if !exclusive {
+                return Ok(Child::NeedsExclusive);
             }
+            return self
+                .join(&ipath, &found.meta, &path)
+                .map(|i| Child::Found(Some(i)));
         }
         Ok(Child::Found(Some(self.register(&path, found))))
     }
 
-    fn link_copied_alias(&self, ino: u64, dir: &Path, path: &Path) -> Res<()> {
-        self.ensure_upper_dir(dir)?;
-        let node = self.node(ino)?;
-        std::fs::hard_link(
-            self.stack.upper_path(&node.src),
-            self.stack.upper_path(path),
-        )
-        .map_err(errno)?;
-        let mut t = self.table();
-        t.add_alias(ino, path);
-        if let Some(n) = t.get_mut(ino) {
-            n.nlink_bias = n.nlink_bias.saturating_sub(1);
-        }
-        Ok(())
-    }
-
     pub(crate) fn register(&self, path: &Path, found: Found) -> u64 {
         let kind = FileType::from_std(found.meta.file_type()).unwrap_or(FileType::RegularFile);
-        let node = Node::new(kind, found.layer, path.to_path_buf(), found.merged);
+        let mut node = Node::new(kind, found.layer, path.to_path_buf(), found.merged);
+        if found.layer == Layer::Upper {
+            let upper = self.stack.upper_path(path);
+            self.upper_link_state(&upper, &found.meta, &mut node);
+        }
         self.table().insert_found(path, key_of(&found.meta), node)
     }
 

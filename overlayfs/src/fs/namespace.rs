@@ -295,9 +295,15 @@ impl UnionFs {
         if self.node(ino)?.is_dir() {
             return Err(Errno::EISDIR);
         }
+        if self.needs_index(ino)? {
+            // The other names of a lower hard link must count one less:
+            // that count lives on the indexed copy (kernel: ovl_nlink_start).
+            self.copy_up(ino)?;
+        }
         let (dir, merged) = self.dir_of(parent)?;
         self.remove_from_upper(&dir, &merged, name)?;
         self.table().remove_alias(ino, &dir.join(name));
+        self.release_index_if_unused(ino);
         Ok(())
     }
 

@@ -73,6 +73,10 @@ impl UnionFs {
                 }
                 _ => {}
             }
+            if self.needs_index(d)? {
+                // Replacing a name of a lower hard link: as for unlink.
+                self.copy_up(d)?;
+            }
         }
         self.copy_up_tree(src)?;
         self.ensure_upper_dir(&ddir)?;
@@ -114,6 +118,9 @@ impl UnionFs {
         }
         t.rename_prefix(&spath, &dpath);
         drop(t);
+        if let Some(d) = dst {
+            self.release_index_if_unused(d);
+        }
         self.flatten_moved(&dpath);
         Ok(())
     }
