@@ -430,4 +430,18 @@ mod tests {
         t.remove_alias(a, Path::new("a"));
         assert!(t.forget(a, 1));
     }
+
+    #[test]
+    fn an_indexed_node_keeps_its_number_without_known_names() {
+        let mut t = table();
+        let a = t.insert_found(Path::new("a"), (1, 10), file("a"));
+        t.get_mut(a).unwrap().index = Some("L0-a".into());
+        assert!(t.remove_alias(a, Path::new("a")));
+        // Its index entry still holds the object: a name of it found
+        // later (a lower name joining the copy) is the same inode.
+        assert_eq!(t.ino_for_entry(Path::new("c"), (1, 10)), a);
+        let b = t.insert_found(Path::new("b"), (1, 10), file("b"));
+        assert_eq!(a, b);
+        assert_eq!(t.get(a).unwrap().aliases, vec![PathBuf::from("b")]);
+    }
 }

@@ -338,3 +338,91 @@ fn a_read_only_open_follows_its_file_up() {
     );
     assert_eq!(ro.metadata().unwrap().len(), 11);
 }
+
+/// The index entries in `work/strata-index` (copied-up lower hard links).
+fn index_entries(u: &Union) -> Vec<String> {
+    ls(&u.layers.dir.path().join("work/strata-index"))
+}
+
+#[test]
+fn removed_names_of_a_lower_hard_link_are_counted_and_its_inode_number_stays() {
+    let l = layers(1);
+    let a = l.file(0, "a", "three names");
+    l.dir(0, "dir");
+    fs::hard_link(&a, l.lower(0, "dir/b")).unwrap();
+    fs::hard_link(&a, l.lower(0, "c")).unwrap();
+    let u = l.mount();
+    let x = ino(&u.m("a"));
+    let d_ino = |name: &str| {
+        fs::read_dir(u.m(""))
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.file_name() == name)
+            .map(|e| std::os::unix::fs::DirEntryExt::ino(&e))
+    };
+    assert_eq!(d_ino("c"), Some(x), "readdir numbers c like a");
+
+    fs::write(u.m("a"), "changed").unwrap();
+    assert_eq!(ino(&u.m("a")), x, "copy-up keeps the number");
+    assert_eq!(fs::metadata(u.m("a")).unwrap().nlink(), 3);
+    assert_eq!(d_ino("c"), Some(x), "readdir after the copy-up");
+    // The copy sits in the index, linked at `a` (and at the names the
+    // listing looked up); the union count is kept relative to the upper
+    // count in the kernel's format.
+    assert_eq!(index_entries(&u).len(), 1);
+    let upper_links = fs::metadata(u.upper("a")).unwrap().nlink() as i64;
+    assert!(upper_links >= 2, "index entry + a");
+    assert_eq!(
+        getxattr(&u.upper("a"), "trusted.overlay.nlink"),
+        Some(format!("U{:+}", 3 - upper_links))
+    );
+
+    std::thread::sleep(std::time::Duration::from_millis(15));
+    let before = ctime(&u.m("a"));
+    fs::remove_file(u.m("c")).unwrap();
+    assert_eq!(fs::metadata(u.m("a")).unwrap().nlink(), 2, "after unlink c");
+    assert!(
+        ctime(&u.m("a")) > before,
+        "unlink of another name moves ctime"
+    );
+    assert!(is_whiteout(&u.upper("c")));
+
+    // An open name that goes still counts the name left (dir/b, never
+    // looked up, not in upper yet).
+    let open = File::open(u.m("a")).unwrap();
+    fs::remove_file(u.m("a")).unwrap();
+    assert_eq!(open.metadata().unwrap().nlink(), 1, "fstat after unlink a");
+    assert_eq!(ino(&u.m("dir/b")), x, "the last name is the same inode");
+    assert_eq!(fs::read_to_string(u.m("dir/b")).unwrap(), "changed");
+    assert_eq!(fs::metadata(u.m("dir/b")).unwrap().nlink(), 1);
+    fs::remove_file(u.m("dir/b")).unwrap();
+    assert_eq!(open.metadata().unwrap().nlink(), 0, "no name left");
+    assert!(index_entries(&u).is_empty(), "the index entry went with it");
+    u.assert_work_clean();
+}
+
+#[test]
+fn lower_hard_links_stay_joined_across_a_remount() {
+    let l = layers(1);
+    let a = l.file(0, "a", "shared");
+    fs::hard_link(&a, l.lower(0, "b")).unwrap();
+    fs::hard_link(&a, l.lower(0, "c")).unwrap();
+    let x = l.file(0, "x", "pair");
+    fs::hard_link(&x, l.lower(0, "y")).unwrap();
+    let mut u = l.mount();
+    fs::write(u.m("b"), "through b").unwrap();
+    fs::remove_file(u.m("c")).unwrap();
+    fs::hard_link(u.m("x"), u.m("z")).unwrap();
+    u.unmount();
+    let u = u.layers.mount();
+    // a was never looked up before the remount; it joins the copy of b.
+    assert_eq!(fs::read_to_string(u.m("a")).unwrap(), "through b");
+    assert_eq!(ino(&u.m("a")), ino(&u.m("b")));
+    assert_eq!(fs::metadata(u.m("a")).unwrap().nlink(), 2);
+    assert_eq!(fs::metadata(u.m("b")).unwrap().nlink(), 2);
+    let inos: Vec<u64> = ["x", "y", "z"].iter().map(|n| ino(&u.m(n))).collect();
+    assert!(inos.windows(2).all(|w| w[0] == w[1]), "x y z: {inos:?}");
+    assert_eq!(fs::metadata(u.m("y")).unwrap().nlink(), 3);
+    fs::remove_file(u.m("x")).unwrap();
+    assert_eq!(fs::metadata(u.m("z")).unwrap().nlink(), 2);
+}

@@ -61,11 +61,6 @@ fn tick() {
     std::thread::sleep(std::time::Duration::from_millis(15));
 }
 
-fn ctime(p: &Path) -> (i64, i64) {
-    let m = fs::symlink_metadata(p).unwrap();
-    (m.ctime(), m.ctime_nsec())
-}
-
 fn mtime(p: &Path) -> (i64, i64) {
     let m = fs::symlink_metadata(p).unwrap();
     (m.mtime(), m.mtime_nsec())

@@ -257,6 +257,12 @@ pub fn ino(p: &Path) -> u64 {
     p.symlink_metadata().unwrap().ino()
 }
 
+/// st_ctime with nanoseconds, not following a final symlink.
+pub fn ctime(p: &Path) -> (i64, i64) {
+    let m = p.symlink_metadata().unwrap();
+    (m.ctime(), m.ctime_nsec())
+}
+
 pub fn name(s: &str) -> &OsStr {
     OsStr::new(s)
 }
