@@ -426,3 +426,26 @@ fn lower_hard_links_stay_joined_across_a_remount() {
     fs::remove_file(u.m("x")).unwrap();
     assert_eq!(fs::metadata(u.m("z")).unwrap().nlink(), 2);
 }
+
+#[test]
+fn index_entries_no_name_uses_are_removed_at_mount() {
+    let l = layers(1);
+    let index = l.dir.path().join("work/strata-index");
+    fs::create_dir(&index).unwrap();
+    // As a crash right after unlinking the last name would leave it: only
+    // the index link, and a union count of 0.
+    fs::write(index.join("L0-63"), "orphan").unwrap();
+    assert!(
+        setxattr(&index.join("L0-63"), "trusted.overlay.nlink", "U-1")
+            .status
+            .success()
+    );
+    fs::write(index.join("L0-64"), "two lower names left").unwrap();
+    assert!(
+        setxattr(&index.join("L0-64"), "trusted.overlay.nlink", "U+1")
+            .status
+            .success()
+    );
+    let u = l.mount();
+    assert_eq!(index_entries(&u), vec!["L0-64".to_string()]);
+}

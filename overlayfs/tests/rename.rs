@@ -6,6 +6,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 
 use common::*;
 use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
@@ -159,4 +160,37 @@ fn hard_links_to_one_file_rename_onto_each_other_as_a_no_op() {
     fs::hard_link(u.m("a"), u.m("b")).unwrap();
     fs::rename(u.m("a"), u.m("b")).unwrap();
     assert_eq!(u.ls(""), ["a", "b"]);
+}
+
+#[test]
+fn renaming_over_a_name_of_a_lower_hard_link_counts_it_removed() {
+    let l = layers(1);
+    let a = l.file(0, "a", "three names");
+    fs::hard_link(&a, l.lower(0, "b")).unwrap();
+    fs::hard_link(&a, l.lower(0, "c")).unwrap();
+    l.file(0, "other", "replaces b");
+    let mut u = l.mount();
+    // Two names of one file: rename(2) does nothing.
+    fs::rename(u.m("c"), u.m("a")).unwrap();
+    assert_eq!(u.ls(""), ["a", "b", "c", "other"]);
+    assert_eq!(fs::metadata(u.m("a")).unwrap().nlink(), 3);
+    fs::rename(u.m("other"), u.m("b")).unwrap();
+    assert_eq!(fs::read_to_string(u.m("b")).unwrap(), "replaces b");
+    assert_eq!(fs::metadata(u.m("a")).unwrap().nlink(), 2, "after b went");
+    // Moving a name of it keeps the count and the inode.
+    let i = ino(&u.m("a"));
+    fs::rename(u.m("c"), u.m("d")).unwrap();
+    assert_eq!(
+        (ino(&u.m("d")), fs::metadata(u.m("d")).unwrap().nlink()),
+        (i, 2)
+    );
+    u.unmount();
+    let u = u.layers.mount();
+    assert_eq!(u.ls(""), ["a", "b", "d"]);
+    assert_eq!(
+        fs::metadata(u.m("a")).unwrap().nlink(),
+        2,
+        "after remounting"
+    );
+    assert_eq!(ino(&u.m("a")), ino(&u.m("d")));
 }

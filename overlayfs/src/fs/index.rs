@@ -80,6 +80,24 @@ fn write_bias(path: &Path, bias: i64) -> Res<()> {
     .map_err(errno)
 }
 
+/// Removes the entries of index dir `dir` that no union name uses any more
+/// (left by a crash between removing the last name and the entry; the
+/// kernel cleans its index at mount too). Entries with no count are kept.
+pub(crate) fn clean(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Ok(meta) = path.symlink_metadata() else {
+            continue;
+        };
+        let (bias, _) = read_state(&path);
+        if meta.nlink() as i64 + bias <= 0 {
+            log::info!("{}: removing an unused index entry", path.display());
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
 impl UnionFs {
     /// The index entry name of lower object `meta` found in `layer`, if it
     /// is a hard link that copy-up must index (a non-directory with

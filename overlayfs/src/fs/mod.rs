@@ -142,10 +142,11 @@ impl UnionFs {
             std::fs::set_permissions(s, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
         }
         let index_dir = stack.work.as_ref().map(|w| w.join(index::INDEX_DIR));
-        if let Some(d) = &index_dir
-            && d.symlink_metadata().is_err()
-        {
-            std::fs::DirBuilder::new().mode(0o700).create(d)?;
+        if let Some(d) = &index_dir {
+            if d.symlink_metadata().is_err() {
+                std::fs::DirBuilder::new().mode(0o700).create(d)?;
+            }
+            index::clean(d)?;
         }
         Ok(UnionFs {
             stack,
