@@ -2,7 +2,9 @@
 //! same seeded random operations on identical copies of a generated 3-layer
 //! stack; after each step the outcome (value or errno) and the state of the
 //! touched paths match, and the whole visible trees match every 100 steps,
-//! at the end, and after remounting both. A failing run is shrunk to a short
+//! at the end, and after remounting both (every 150 steps too in the
+//! link-count run). Link counts of files are compared like the rest (the
+//! kernel mounts with `index=on`). A failing run is shrunk to a short
 //! sequence of operations that still diverges, printed with the seed.
 //!
 //! Replay: `STRATA_DIFF_SEED=<seed> [STRATA_DIFF_OPS=<n>] cargo test --test

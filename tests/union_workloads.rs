@@ -403,9 +403,9 @@ fn union_rename_lower_directory_without_exdev() {
     );
 }
 
-// Known bug, kept so that it is fixed rather than forgotten: the union does
-// not count removed names of a lower hard link (kernel overlayfs keeps that
-// count in its index dir). Run it with `--ignored`.
+/// Removed names of a lower hard link are counted, by the other names and
+/// by an open file whose name went, and the count survives a remount
+/// (kernel overlayfs with `index=on` keeps it in its index dir; so do we).
 #[test]
 fn union_unlinking_names_of_a_lower_hard_link_updates_nlink() {
     common::require_root_and_fuse();
