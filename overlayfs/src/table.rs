@@ -13,7 +13,7 @@
 //! changes (see `fs::UnionFs::ns`) and holds the table's mutex only briefly.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use fuser::FileType;
@@ -49,7 +49,7 @@ pub struct Node {
     /// For a copied-up lower hard link: its entry in the index dir, which
     /// keeps the copy (and the node's keys) while any union name remains,
     /// known or not (see `fs::index`).
-    pub index: Option<OsString>,
+    pub index: Option<Box<OsStr>>,
     keys: Vec<Key>,
 }
 
@@ -435,7 +435,7 @@ mod tests {
     fn an_indexed_node_keeps_its_number_without_known_names() {
         let mut t = table();
         let a = t.insert_found(Path::new("a"), (1, 10), file("a"));
-        t.get_mut(a).unwrap().index = Some("L0-a".into());
+        t.get_mut(a).unwrap().index = Some(OsStr::new("L0-a").into());
         assert!(t.remove_alias(a, Path::new("a")));
         // Its index entry still holds the object: a name of it found
         // later (a lower name joining the copy) is the same inode.

@@ -125,7 +125,7 @@ impl UnionFs {
             }
             if let Some(n) = t.get_mut(ino) {
                 n.nlink_bias = bias;
-                n.index = Some(entry);
+                n.index = Some(entry.into_boxed_os_str());
                 n.layer = Layer::Upper;
                 n.src = path;
             }

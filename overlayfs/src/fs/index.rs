@@ -58,7 +58,7 @@ fn format_bias(bias: i64) -> String {
 }
 
 /// The bias and index entry recorded on upper object `path`.
-fn read_state(path: &Path) -> (i64, Option<OsString>) {
+fn read_state(path: &Path) -> (i64, Option<Box<OsStr>>) {
     let bias = sys::lgetxattr(path, OsStr::new(NLINK_XATTR))
         .ok()
         .and_then(|v| parse_bias(&v))
@@ -66,7 +66,7 @@ fn read_state(path: &Path) -> (i64, Option<OsString>) {
     let index = sys::lgetxattr(path, OsStr::new(INDEX_XATTR))
         .ok()
         .filter(|v| !v.is_empty() && !v.contains(&b'/'))
-        .map(|v| OsStr::from_bytes(&v).to_os_string());
+        .map(|v| OsStr::from_bytes(&v).into());
     (bias, index)
 }
 
