@@ -10,8 +10,8 @@
 //! The union's link count of such a file is the upper `st_nlink` (the index
 //! entry, plus every upper name) plus a bias kept on the inode in the
 //! kernel's own xattr and format: `trusted.overlay.nlink` = "U%+i", union
-//! nlink minus upper nlink. It starts at the lower link count (every lower
-//! name is a union name until removed); joining a name adds an upper link
+//! nlink minus upper nlink. The union count starts at the lower link count
+//! (every lower name is a union name until removed); joining a name adds an upper link
 //! and no union link (bias - 1); link, unlink and rename-over of a name in
 //! upper move both counts together. So a name is always joined (linked in
 //! upper) before it is removed, and unlinking a lower hard link copies it
@@ -91,8 +91,11 @@ pub(crate) fn clean(dir: &Path) -> std::io::Result<()> {
         };
         let (bias, _) = read_state(&path);
         if meta.nlink() as i64 + bias <= 0 {
-            log::info!("{}: removing an unused index entry", path.display());
-            std::fs::remove_file(&path)?;
+            // Harmless if it stays (no name reaches it): warn, mount anyway.
+            match std::fs::remove_file(&path) {
+                Ok(()) => log::info!("{}: removed an unused index entry", path.display()),
+                Err(e) => log::warn!("{}: removing an unused index entry: {e}", path.display()),
+            }
         }
     }
     Ok(())
