@@ -445,15 +445,11 @@ impl Filesystem for Adapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        match self.fs.readdir(fh.0, offset) {
-            Ok(entries) => {
-                for (off, e) in entries {
-                    if reply.add(INodeNo(e.ino), off, e.kind, &e.name) {
-                        break;
-                    }
-                }
-                reply.ok();
-            }
+        let res = self.fs.readdir(fh.0, offset, |off, e| {
+            reply.add(INodeNo(e.ino), off, e.kind, &e.name)
+        });
+        match res {
+            Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
     }
@@ -470,11 +466,7 @@ impl Filesystem for Adapter {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let entries = match self.fs.readdir(fh.0, offset) {
-            Ok(e) => e,
-            Err(e) => return reply.error(e),
-        };
-        for (off, e) in entries {
+        let res = self.fs.readdir(fh.0, offset, |off, e| {
             // The kernel takes a lookup reference for every entry but `.`
             // and `..`, so only those others are looked up (counted).
             let dots = e.name == "." || e.name == "..";
@@ -484,16 +476,18 @@ impl Filesystem for Adapter {
                 self.fs.lookup(ino.0, &e.name)
             };
             // Gone since the listing was taken: left out, as by a later readdir.
-            let Ok(attr) = attr else { continue };
-            if reply.add(attr.ino, off, &e.name, &TTL, &attr, Generation(0)) {
-                // Buffer full: this entry was not sent, nor its reference.
-                if !dots {
-                    self.fs.forget(attr.ino.0, 1);
-                }
-                break;
+            let Ok(attr) = attr else { return false };
+            let full = reply.add(attr.ino, off, &e.name, &TTL, &attr, Generation(0));
+            if full && !dots {
+                // This entry was not sent, nor its reference.
+                self.fs.forget(attr.ino.0, 1);
             }
+            full
+        });
+        match res {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
-        reply.ok();
     }
 
     fn releasedir(

@@ -90,6 +90,10 @@ impl<T> Handles<T> {
         self.lock().remove(&fh)
     }
 
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
     pub fn find(&self, pred: impl Fn(&T) -> bool) -> Option<Arc<T>> {
         self.lock().values().find(|v| pred(v)).cloned()
     }

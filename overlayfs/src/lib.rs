@@ -37,7 +37,7 @@ mod validate;
 
 use std::path::PathBuf;
 
-pub use mount::{MountGuard, mount, serve, serve_with_ready};
+pub use mount::{MountGuard, Stats, mount, serve, serve_with_ready};
 
 /// What to stack and how to serve it.
 /// Callers build it as `Config { lowerdirs, ..Default::default() }` so that

@@ -36,8 +36,11 @@ fn mount_option(opt: &str) -> Result<MountOption, Error> {
     })
 }
 
-fn session(config: &Config, mountpoint: &Path) -> Result<(Session<Adapter>, PathBuf), Error> {
+type Served = (Session<Adapter>, PathBuf, Arc<UnionFs>);
+
+fn session(config: &Config, mountpoint: &Path) -> Result<Served, Error> {
     let (stack, mnt) = validate(config, mountpoint)?;
+    crate::sys::tune_allocator();
     let read_only = stack.upper.is_none();
     let fs = UnionFs::new(stack)
         .map_err(|e| io_err(config.workdir.as_deref().unwrap_or(Path::new("/")), e))?;
@@ -73,7 +76,7 @@ fn session(config: &Config, mountpoint: &Path) -> Result<(Session<Adapter>, Path
     let adapter = Adapter::new(fs.clone(), !config.disable_passthrough);
     let session = Session::new(adapter, &mnt, &fuse_config).map_err(|e| io_err(mountpoint, e))?;
     start_invalidator(&fs, session.notifier());
-    Ok((session, mnt))
+    Ok((session, mnt, fs))
 }
 
 /// Session threads: one per core, at least 2 (a copy-up or an fsync holds
@@ -91,28 +94,40 @@ fn default_threads() -> usize {
 /// Housekeeping thread: forwards attribute invalidations from the core to
 /// the kernel (a notification must never be sent from inside a request
 /// handler, where the kernel may hold the inode's lock), and hands freed
-/// memory back to the system once things are quiet. It holds the core
-/// weakly and ends when the core (and its sender) is dropped with the
-/// session.
+/// memory back to the system once things are quiet (inode 0 on the
+/// channel asks for it; it is done after a quiet moment, so a burst of
+/// FORGETs ends in one trim). It holds the core weakly and ends when the
+/// core (and its sender) is dropped with the session.
 fn start_invalidator(fs: &Arc<UnionFs>, notifier: fuser::Notifier) {
     use std::sync::mpsc::RecvTimeoutError;
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(200);
     let (tx, rx) = std::sync::mpsc::channel::<u64>();
     fs.set_invalidator(tx);
     let weak = Arc::downgrade(fs);
     let spawned = std::thread::Builder::new()
         .name("strata-housekeeping".into())
         .spawn(move || {
+            let mut trim_pending = false;
             loop {
-                match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                let msg = if trim_pending {
+                    rx.recv_timeout(QUIET)
+                } else {
+                    rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+                };
+                match msg {
+                    Ok(0) => trim_pending = true,
                     // Offset -1: attributes only, no page cache range.
                     // ENOENT just means the kernel forgot the inode.
                     Ok(ino) => {
                         let _ = notifier.inval_inode(fuser::INodeNo(ino), -1, 0);
                     }
-                    Err(RecvTimeoutError::Timeout) => match weak.upgrade() {
-                        Some(fs) => fs.trim_if_wanted(),
-                        None => return,
-                    },
+                    Err(RecvTimeoutError::Timeout) => {
+                        trim_pending = false;
+                        match weak.upgrade() {
+                            Some(fs) => fs.trim_if_wanted(),
+                            None => return,
+                        }
+                    }
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
             }
@@ -138,11 +153,29 @@ fn conflicts(a: &MountOption, b: &MountOption) -> bool {
 pub struct MountGuard {
     mountpoint: PathBuf,
     session: Option<BackgroundSession>,
+    fs: Arc<UnionFs>,
+}
+
+/// What a mounted union holds in memory (for tests and diagnostics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Inodes in the table (the root included).
+    pub inodes: usize,
+    /// Backing objects whose inode number is kept (looked up or listed).
+    pub keys: usize,
+    pub open_files: usize,
+    pub open_dirs: usize,
 }
 
 impl MountGuard {
     pub fn mountpoint(&self) -> &Path {
         &self.mountpoint
+    }
+
+    /// A snapshot of what the union keeps in memory. Nodes the kernel has
+    /// forgotten are gone from it (see `Table::forget`).
+    pub fn stats(&self) -> Stats {
+        self.fs.stats()
     }
 
     /// Unmounts and waits for the serving threads to end. Fails (and
@@ -175,11 +208,12 @@ impl Drop for MountGuard {
 /// Mount `config` at `mountpoint`, serving it from background threads.
 /// Returns once the kernel has completed the FUSE handshake.
 pub fn mount(config: Config, mountpoint: &Path) -> Result<MountGuard, Error> {
-    let (session, mnt) = session(&config, mountpoint)?;
+    let (session, mnt, fs) = session(&config, mountpoint)?;
     let bg = session.spawn().map_err(|e| io_err(mountpoint, e))?;
     Ok(MountGuard {
         mountpoint: mnt,
         session: Some(bg),
+        fs,
     })
 }
 
@@ -195,7 +229,7 @@ pub fn serve_with_ready(
     mountpoint: &Path,
     ready: impl FnOnce(),
 ) -> Result<(), Error> {
-    let (session, _) = session(&config, mountpoint)?;
+    let (session, _, _) = session(&config, mountpoint)?;
     ready();
     session.run().map_err(|e| io_err(mountpoint, e))
 }

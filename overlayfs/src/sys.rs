@@ -31,6 +31,23 @@ pub fn release_free_memory() {
     }
 }
 
+/// Fixes glibc's trim and mmap thresholds (process-wide). By default
+/// they adapt: freeing fuser's 16 MiB handshake buffer raises the mmap
+/// threshold to 16 MiB and the trim threshold to 32 MiB, so the session
+/// threads' arenas then never give their freed tops back (and
+/// `malloc_trim` leaves the top of a thread's arena alone): after a burst
+/// of creates and deletes the daemon kept tens of MB. With fixed values,
+/// big buffers are their own mappings and a freed arena top over 1 MiB
+/// goes back to the system at once.
+pub fn tune_allocator() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt takes two integers and only sets allocator parameters.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
+    }
+}
+
 /// Turns a `ssize_t` syscall result into a length or the errno.
 fn check(res: isize) -> io::Result<usize> {
     if res < 0 {

@@ -80,6 +80,14 @@ impl Node {
     pub fn unlinked(&self) -> bool {
         self.aliases.is_empty()
     }
+
+    /// Whether everything the node knows can be found again from the
+    /// layers once the kernel has forgotten it: one name, one backing key
+    /// (its inode number stays reserved under that key), no link-count
+    /// correction.
+    fn recomputable(&self) -> bool {
+        self.aliases.len() == 1 && self.keys.len() == 1 && self.nlink_bias == 0
+    }
 }
 
 #[derive(Debug)]
@@ -306,22 +314,39 @@ impl Table {
         }
     }
 
-    /// Drops `n` kernel references; returns true when the node is gone for
-    /// good (unlinked and unreferenced) so the caller can release its state.
+    /// Drops `n` kernel references; returns true when the node may go
+    /// (the caller removes it unless files are open on it): unreferenced
+    /// and either unlinked, or `recomputable` — a later lookup of its name
+    /// builds it again under the same inode number, reserved by its key.
+    /// So the table holds what the kernel holds, not every name ever
+    /// walked.
     pub fn forget(&mut self, ino: u64, n: u64) -> bool {
         let Some(node) = self.nodes.get_mut(&ino) else {
             return false;
         };
         node.nlookup = node.nlookup.saturating_sub(n);
-        node.nlookup == 0 && node.unlinked() && ino != ROOT_INO
+        node.nlookup == 0 && (node.unlinked() || node.recomputable()) && ino != ROOT_INO
     }
 
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
+    /// Backing keys with a reserved inode number.
+    pub fn key_count(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Removes node `ino` and its names; its keys stay reserved for it.
     pub fn remove(&mut self, ino: u64) {
-        self.nodes.remove(&ino);
+        let Some(node) = self.nodes.remove(&ino) else {
+            return;
+        };
+        for a in &node.aliases {
+            if self.by_path.get(a) == Some(&ino) {
+                self.by_path.remove(a);
+            }
+        }
     }
 
     /// Gives back the room of removed nodes once the maps are mostly
@@ -421,14 +446,33 @@ mod tests {
     }
 
     #[test]
-    fn forget_releases_only_unlinked_nodes() {
+    fn forget_keeps_nodes_the_layers_cannot_rebuild() {
         let mut t = table();
         let a = t.insert_found(Path::new("a"), (1, 10), file("a"));
         t.inc_lookup(a);
-        assert!(!t.forget(a, 1));
         t.inc_lookup(a);
+        assert!(!t.forget(a, 1), "still referenced");
+        t.get_mut(a).unwrap().nlink_bias = 1;
+        assert!(!t.forget(a, 1), "a link-count correction lives only here");
         t.remove_alias(a, Path::new("a"));
+        assert!(t.forget(a, 0), "unlinked");
+        assert!(!t.forget(ROOT_INO, 1));
+    }
+
+    #[test]
+    fn a_forgotten_name_comes_back_with_its_number() {
+        let mut t = table();
+        let a = t.insert_found(Path::new("a"), (1, 10), file("a"));
+        t.inc_lookup(a);
         assert!(t.forget(a, 1));
+        t.remove(a);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.ino_by_path(Path::new("a")), None);
+        assert_eq!(t.insert_found(Path::new("a"), (1, 10), file("a")), a);
+        // A node with two names is kept: the second name is not in the layers' answer.
+        t.insert_found(Path::new("b"), (1, 10), file("b"));
+        t.inc_lookup(a);
+        assert!(!t.forget(a, 1));
     }
 
     #[test]

@@ -77,21 +77,31 @@ impl UnionFs {
         }))
     }
 
-    /// Entries from `offset` on; the offset of entry `i` is `i + 1`.
-    /// Offset 0 (a rewind) refreshes the snapshot, as rewinddir(3) must.
-    pub fn readdir(&self, fh: u64, offset: u64) -> Res<Vec<(u64, Entry)>> {
+    /// Hands the entries from `offset` on to `add` (with the offset of
+    /// the next one) until it returns true (the reply buffer is full).
+    /// The offset of entry `i` is `i + 1`. Offset 0 (a rewind) refreshes
+    /// the snapshot, as rewinddir(3) must. Only the entries that fit are
+    /// touched: a 100k-entry listing is paged through in linear time.
+    pub fn readdir(
+        &self,
+        fh: u64,
+        offset: u64,
+        mut add: impl FnMut(u64, &Entry) -> bool,
+    ) -> Res<()> {
         let dir = self.dirs.get(fh).ok_or(Errno::EBADF)?;
         if offset == 0 {
             let fresh = self.snapshot(dir.ino)?;
             *dir.entries.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
         }
+        // Held while `add` runs: only readers of this one handle wait.
         let entries = dir.entries.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(entries
-            .iter()
-            .enumerate()
-            .skip(offset as usize)
-            .map(|(i, e)| (i as u64 + 1, e.clone()))
-            .collect())
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (i, e) in entries.iter().enumerate().skip(start) {
+            if add(i as u64 + 1, e) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     pub fn releasedir(&self, fh: u64) {

@@ -102,11 +102,8 @@ impl UnionFs {
         };
         let ino = f.ino;
         drop(f);
-        let mut t = self.table();
-        let gone = t.get(ino).is_some_and(|n| n.unlinked() && n.nlookup == 0);
-        if gone && self.files.find(|o| o.ino == ino).is_none() {
-            t.remove(ino);
-        }
+        // A node the kernel forgot while it was open goes with its last file.
+        self.forget(ino, 0);
     }
 
     pub fn fallocate(&self, fh: u64, offset: u64, length: u64, mode: i32) -> Res<()> {

@@ -16,6 +16,7 @@ mod copy_up;
 mod dir;
 mod file;
 mod index;
+mod memory;
 mod namespace;
 mod rename;
 #[cfg(test)]
@@ -170,7 +171,12 @@ impl UnionFs {
     /// Asks for freed memory to be handed back to the system soon (by the
     /// housekeeping thread, outside any request).
     pub(crate) fn want_trim(&self) {
-        self.trim.store(true, Ordering::Relaxed);
+        if !self.trim.swap(true, Ordering::Relaxed)
+            && let Some(tx) = self.invalidate.get()
+        {
+            // Inode 0 (never a node) wakes the housekeeping thread.
+            let _ = tx.send(0);
+        }
     }
 
     /// Hands freed heap memory back to the system if much was freed since

@@ -82,18 +82,6 @@ impl UnionFs {
         Ok(attr)
     }
 
-    pub fn forget(&self, ino: u64, n: u64) {
-        let mut t = self.table();
-        if t.forget(ino, n) && self.files.find(|f| f.ino == ino).is_none() {
-            t.remove(ino);
-            if t.shrink_if_sparse() {
-                // After many files were deleted and forgotten, the daemon
-                // returns to its idle size instead of keeping the peak.
-                self.want_trim();
-            }
-        }
-    }
-
     pub fn getattr(&self, ino: u64) -> Res<FileAttr> {
         let _ns = self.read_ns();
         self.attr(ino)

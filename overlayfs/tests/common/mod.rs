@@ -154,6 +154,11 @@ impl Union {
         self.layers.lower(i, rel)
     }
 
+    /// What the mounted union keeps in memory.
+    pub fn stats(&self) -> overlayfs::Stats {
+        self.guard.as_ref().expect("mounted").stats()
+    }
+
     /// Unmounts now (and asserts it worked), for tests of what remains.
     pub fn unmount(&mut self) {
         if let Some(g) = self.guard.take() {

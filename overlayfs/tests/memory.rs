@@ -1,0 +1,68 @@
+//! The daemon's memory follows the kernel's references: once the kernel
+//! forgets an inode (FORGET / BATCH_FORGET), its node leaves the table,
+//! whether its file was deleted or is still there (it is built again, with
+//! the same inode number, on the next lookup).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Union, layers};
+
+/// Makes the kernel drop every unused dentry and inode (and so send
+/// FORGET for them), until the union holds `want` inodes. Returns what it
+/// holds in the end: the bound only keeps a broken build from hanging.
+fn forget_all(u: &Union, want: usize) -> overlayfs::Stats {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        fs::write("/proc/sys/vm/drop_caches", "2\n").unwrap();
+        let s = u.stats();
+        if s.inodes <= want || Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn created_listed_and_deleted_files_leave_nothing_behind() {
+    let l = layers(1);
+    for i in 0..100 {
+        l.file(0, &format!("lower/f{i}"), "x");
+    }
+    let u = l.mount();
+    let idle = u.stats();
+    assert_eq!(idle.inodes, 1, "a fresh mount knows its root only");
+
+    let dir = u.m("d");
+    fs::create_dir(&dir).unwrap();
+    for i in 0..2000 {
+        fs::write(dir.join(format!("f{i}")), "data").unwrap();
+    }
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 2000);
+    let lower_ino = fs::metadata(u.m("lower/f7")).unwrap().ino();
+    for e in fs::read_dir(u.m("lower")).unwrap() {
+        fs::metadata(e.unwrap().path()).unwrap();
+    }
+    assert!(u.stats().inodes > 2100, "{:?}", u.stats());
+    for e in fs::read_dir(&dir).unwrap() {
+        fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    fs::remove_dir(&dir).unwrap();
+
+    let after = forget_all(&u, 1);
+    assert_eq!(after.inodes, 1, "nodes left after forgetting: {after:?}");
+    assert_eq!((after.open_files, after.open_dirs), (0, 0));
+    // Deleted files keep nothing; the lower files walked keep only their
+    // reserved inode number (and the lower dir its own).
+    assert!(after.keys <= 1 + 101, "{after:?}");
+    // Which a new lookup gets back.
+    assert_eq!(fs::metadata(u.m("lower/f7")).unwrap().ino(), lower_ino);
+    assert_eq!(u.ls("lower").len(), 100);
+    assert!(!Path::new(&dir).exists());
+}
