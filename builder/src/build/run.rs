@@ -122,7 +122,7 @@ fn run_container(
         .map_err(rt_err)?;
     super::interrupt::set_running(container.pid());
     // Best effort: only a later recovery after SIGKILL needs it.
-    let _ = super::recover::record_container(state, container.pid());
+    let _ = crate::store::recover::record_process(state, container.pid());
     let mut tail = VecDeque::new();
     // Our copies of the write end went with the Command: EOF comes when
     // the container and its init are done with the pipe.
