@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::store::{busybox_tarball, spawn_strata, strata, strata_ok};
-use fault_support::{Rng, assert_no_mounts, assert_no_processes, assert_sound, long, path_str};
-
-const BIG: usize = 24 << 20;
+use fault_support::{
+    BIG, Rng, assert_no_mounts, assert_no_processes, assert_sound, big_file, long, path_str,
+};
 
 fn kills() -> usize {
     if long() { 40 } else { 6 }
@@ -98,20 +98,6 @@ fn nothing() {}
 
 fn no_process(_: &str) -> bool {
     false
-}
-
-/// Non-repeating bytes (incompressible enough that every stage takes time).
-fn big_file(path: &Path) {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let data: Vec<u8> = (0..BIG)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(path, data).unwrap();
 }
 
 /// A store with busybox imported as `busybox`.

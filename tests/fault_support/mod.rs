@@ -9,6 +9,25 @@ use std::time::{Duration, Instant};
 
 use crate::common::store::{strata, strata_ok};
 
+/// Size of the big file the fault tests store: large enough that every
+/// stage of an operation takes a while (kill points) and fills the test
+/// tmpfs (disk full).
+pub const BIG: usize = 24 << 20;
+
+/// Writes BIG non-repeating bytes (incompressible: a tar of it stays big).
+pub fn big_file(path: &Path) {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let data: Vec<u8> = (0..BIG)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(path, data).unwrap();
+}
+
 /// `STRATA_LONG_TESTS=1` selects the long variants.
 pub fn long() -> bool {
     std::env::var("STRATA_LONG_TESTS").is_ok_and(|v| v == "1")
@@ -148,6 +167,16 @@ pub fn assert_sound(root: &Path) -> Vec<String> {
         let again = strata_ok(root, &["system", "check"]);
         assert!(again.contains(" 0 problems"), "{again}");
     }
+
+    // Temporary files of save/load/pull live in the session's staging;
+    // only resumable partial downloads may stay in blobs/tmp.
+    let blob_tmp: Vec<_> = std::fs::read_dir(root.join("blobs/tmp"))
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "partial")
+        .collect();
+    assert!(blob_tmp.is_empty(), "left in blobs/tmp: {blob_tmp:?}");
 
     let conn = rusqlite::Connection::open(root.join("catalog.db")).unwrap();
     let ok: String = conn

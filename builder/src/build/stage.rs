@@ -282,7 +282,8 @@ impl<'a> Runner<'a> {
             });
         }
         st.missed = true;
-        self.execute(st, instr, plan.as_ref())?;
+        self.execute(st, instr, plan.as_ref())
+            .map_err(|e| in_step(e, line, &instr.expanded))?;
         let id = self.store.put_image(&st.cfg, st.id.as_ref())?;
         cache::record(self.store, &inputs, &id)?;
         st.id = Some(id);
@@ -445,4 +446,18 @@ struct FromView {
     ctx: Context,
     _mount: overlayfs::MountGuard,
     _scratch: Scratch,
+}
+
+/// Names the step in errors that do not already (file and store errors:
+/// a disk full in a COPY must say which COPY).
+fn in_step(e: super::BuildError, line: usize, instruction: &str) -> super::BuildError {
+    use super::BuildError as E;
+    match e {
+        E::Io { .. } | E::Store(_) => E::InStep {
+            line,
+            instruction: instruction.to_string(),
+            source: Box::new(e),
+        },
+        other => other,
+    }
 }
