@@ -103,6 +103,18 @@ pub fn processes_of(root: &Path) -> Vec<(i32, String)> {
     found
 }
 
+/// Pid of the one `-d` container supervisor of the store.
+pub fn supervisor_pid(root: &Path) -> i32 {
+    let procs = processes_of(root);
+    let sup: Vec<i32> = procs
+        .iter()
+        .filter(|(_, c)| c.contains("__supervise"))
+        .map(|(p, _)| *p)
+        .collect();
+    assert_eq!(sup.len(), 1, "one supervisor expected: {procs:?}");
+    sup[0]
+}
+
 /// Waits (bounded, generously: not a timing assertion) until no process of
 /// `root` is left but those `keep` accepts; panics naming the leftovers.
 pub fn assert_no_processes(root: &Path, keep: &dyn Fn(&str) -> bool) {

@@ -132,6 +132,9 @@ impl<'a> Runner<'a> {
                         source,
                     }
                 })?;
+                // Held until the build ends: `image rm` + prune meanwhile
+                // must not take its layers from under the RUN mounts.
+                self.store.lease_image(&image.id)?;
                 let mut st = self.base_state(image.id)?;
                 // Triggers run once, in this build (the parser inserted them).
                 st.cfg.config.on_build.clear();
@@ -284,8 +287,19 @@ impl<'a> Runner<'a> {
         st.missed = true;
         self.execute(st, instr, plan.as_ref())
             .map_err(|e| in_step(e, line, &instr.expanded))?;
-        let id = self.store.put_image(&st.cfg, st.id.as_ref())?;
-        cache::record(self.store, &inputs, &id)?;
+        let mut id = self.store.put_image(&st.cfg, st.id.as_ref())?;
+        if self.opts.no_cache {
+            cache::record(self.store, &inputs, &id)?;
+        } else {
+            let winner = cache::record_or_adopt(self.store, &inputs, &id)?;
+            if winner != id {
+                // A concurrent build ran this step first: go on from its
+                // image, as a cache hit would have.
+                st.cfg = self.image(&winner)?.config;
+                st.missed = false;
+                id = winner;
+            }
+        }
         st.id = Some(id);
         self.ran += 1;
         (self.events)(Event::Done {
@@ -307,7 +321,11 @@ impl<'a> Runner<'a> {
                 .get(i)
                 .cloned()
                 .ok_or_else(|| step_err(line, "--from stage was not built"))?,
-            Some(FromRef::Image(name)) => self.store.resolve_image(name)?.id,
+            Some(FromRef::Image(name)) => {
+                let id = self.store.resolve_image(name)?.id;
+                self.store.lease_image(&id)?;
+                id
+            }
         };
         let img = self.image(&image)?;
         let lowerdirs = self.store.image_lowerdirs(&img)?;
