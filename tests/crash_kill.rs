@@ -160,7 +160,13 @@ fn context(work: &Path, dockerfile: &str) -> PathBuf {
     ctx
 }
 
-fn build_op<'a>(root: &'a Path, ctx: &Path, name: &'a str, verify: &'a dyn Fn()) -> Op<'a> {
+fn build_op<'a>(
+    root: &'a Path,
+    ctx: &Path,
+    name: &'a str,
+    verify: &'a dyn Fn(),
+    prune: &'a dyn Fn(),
+) -> Op<'a> {
     Op {
         name,
         root,
@@ -169,7 +175,9 @@ fn build_op<'a>(root: &'a Path, ctx: &Path, name: &'a str, verify: &'a dyn Fn())
             .map(|s| s.to_string())
             .chain([path_str(ctx)])
             .collect(),
-        prepare: &nothing,
+        // Each run's layer is new (RUN) or re-made: drop the old images so
+        // the long variant does not fill the disk.
+        prepare: prune,
         verify,
         keep_process: &no_process,
         keep_mounts: vec![],
@@ -183,7 +191,10 @@ fn kill_builds(name: &str, dockerfile: &dyn Fn(&Path) -> String, path: &str) {
     let root = seeded(work.path());
     let ctx = context(work.path(), &dockerfile(&root));
     let verify = || assert_eq!(size_in_image(&root, "out:1", path), Some(BIG as u64));
-    let op = build_op(&root, &ctx, name, &verify);
+    let prune = || {
+        strata_ok(&root, &["system", "prune", "-f"]);
+    };
+    let op = build_op(&root, &ctx, name, &verify, &prune);
     let tally = kill_loop(&op, &mut Rng::new(name));
     assert!(tally.killed > 0, "{tally:?}");
 }
