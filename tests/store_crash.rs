@@ -1,6 +1,7 @@
 //! A `strata image import` killed with SIGKILL in the middle leaves nothing
-//! in the catalog, and `system check --repair` removes its half-written
-//! staging; the store is then clean and usable.
+//! in the catalog, and the next strata process removes its half-written
+//! staging; the store is then clean and usable. (tests/crash_kill.rs kills
+//! every kind of operation at random points.)
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::store::{busybox_rootfs, count_entries, spawn_strata, strata, strata_ok};
+use common::store::{busybox_rootfs, count_entries, spawn_strata, strata_ok};
 
 /// Finds a partially extracted `big` file in some session's staging.
 fn staged_big_file(root: &Path) -> Option<PathBuf> {
@@ -30,7 +31,7 @@ fn staged_big_file(root: &Path) -> Option<PathBuf> {
 }
 
 #[test]
-fn kill_9_during_import_then_check_and_repair() {
+fn kill_9_during_import_then_the_next_command_cleans_up() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("store");
     let rootfs = work.path().join("rootfs");
@@ -73,16 +74,18 @@ fn kill_9_during_import_then_check_and_repair() {
     assert_eq!(strata_ok(&root, &["image", "ls", "-a", "-q"]), "");
     assert_eq!(count_entries(&root.join("layers")), 0);
 
-    let out = strata(&root, &["system", "check"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("leftover staging"), "{text}");
-
-    let text = strata_ok(&root, &["system", "check", "--repair"]);
-    assert!(text.contains("repaired: leftover staging"), "{text}");
+    // The killed import's staging is still there until the next strata
+    // process that writes: it reclaims the staging of dead sessions first.
+    assert!(staged_big_file(&root).is_some(), "staging already gone?");
     let text = strata_ok(&root, &["system", "check"]);
     assert!(text.contains("0 problems"), "{text}");
-    assert_eq!(count_entries(&root.join("tmp")), 0, "staging left behind");
+    assert!(staged_big_file(&root).is_none(), "dead staging kept");
+    let left: Vec<_> = std::fs::read_dir(root.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // Only the check's own session, which it removed when it ended.
+    assert!(left.is_empty(), "left in tmp/: {left:?}");
 
     // The store works as before.
     strata_ok(&root, &["image", "import", tar.to_str().unwrap(), "big:1"]);

@@ -38,6 +38,7 @@ mod validate;
 use std::path::PathBuf;
 
 pub use mount::{MountGuard, Stats, mount, serve, serve_with_ready};
+pub use validate::unescape_mountinfo;
 
 /// What to stack and how to serve it.
 /// Callers build it as `Config { lowerdirs, ..Default::default() }` so that

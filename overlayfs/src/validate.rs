@@ -32,7 +32,7 @@ fn check_dir(path: &Path, what: &str) -> Result<PathBuf, Error> {
 }
 
 /// Undoes the octal escapes of /proc/self/mountinfo (`\040` for space...).
-fn unescape_mountinfo(field: &str) -> Vec<u8> {
+pub fn unescape_mountinfo(field: &str) -> Vec<u8> {
     let b = field.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

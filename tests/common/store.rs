@@ -103,6 +103,8 @@ pub fn spawn_strata(root: &Path, args: &[&str]) -> std::process::Child {
         .arg("--root")
         .arg(root)
         .args(args)
+        .env("STRATA_AUTH_FILE", root.join("auth.json"))
+        .env("DOCKER_CONFIG", root.join("docker-config"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

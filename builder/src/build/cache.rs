@@ -163,15 +163,55 @@ fn compare(old: &Inputs, new: &Inputs) -> String {
     }
 }
 
-/// Records the result of a step that ran.
+/// Records `image` for `inputs` unless a concurrent build recorded the same
+/// key since this one looked it up: then that build's image is returned and
+/// this build continues from it (leased), exactly as if it had been a cache
+/// hit. Without it, builds that ran a shared step at once would each go on
+/// from their own copy, and none of their later steps would ever be found
+/// from the one the cache keeps.
+pub fn record_or_adopt(store: &Store, inputs: &Inputs, image: &ImageId) -> Result<ImageId> {
+    let tx = rusqlite::Transaction::new_unchecked(
+        store.conn(),
+        rusqlite::TransactionBehavior::Immediate,
+    )
+    .map_err(db(store))?;
+    insert(store, inputs, image, "NOTHING")?;
+    let winner: String = tx
+        .query_row(
+            "SELECT image_id FROM build_cache WHERE key = ?1",
+            [inputs.key()],
+            |r| r.get(0),
+        )
+        .map_err(db(store))?;
+    tx.commit().map_err(db(store))?;
+    let winner = Digest::parse(&winner)?;
+    if &winner != image {
+        store.lease_image(&winner)?;
+    }
+    Ok(winner)
+}
+
+/// Records `image` for `inputs`, replacing what the key had (`--no-cache`).
 pub fn record(store: &Store, inputs: &Inputs, image: &ImageId) -> Result<()> {
+    insert(
+        store,
+        inputs,
+        image,
+        "UPDATE SET image_id = excluded.image_id, created = excluded.created",
+    )
+}
+
+/// The row of a step that ran; `on_conflict` is the `DO` clause for a key
+/// already there.
+fn insert(store: &Store, inputs: &Inputs, image: &ImageId, on_conflict: &str) -> Result<()> {
     let json = serde_json::to_string(inputs).unwrap_or_default();
     store
         .conn()
         .execute(
-            "INSERT INTO build_cache (key, parent, instruction, inputs, image_id, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (key) DO UPDATE SET image_id = excluded.image_id, created = excluded.created",
+            &format!(
+                "INSERT INTO build_cache (key, parent, instruction, inputs, image_id, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO {on_conflict}"
+            ),
             params![
                 inputs.key(),
                 inputs.parent,

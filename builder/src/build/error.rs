@@ -22,7 +22,8 @@ pub enum BuildError {
     #[error("Dockerfile:{line}: {message}")]
     Step { line: usize, message: String },
     #[error(
-        "Dockerfile:{line}: process \"{command}\" did not complete successfully: exit code: {code}"
+        "Dockerfile:{line}: process \"{command}\" did not complete successfully: exit code: {code}{}",
+        if *store_full { " (no space left on device: the store's filesystem is full)" } else { "" }
     )]
     RunFailed {
         line: usize,
@@ -30,6 +31,16 @@ pub enum BuildError {
         code: i32,
         /// The last lines of its output.
         tail: Vec<String>,
+        /// The store's filesystem was full when it failed: most likely why.
+        store_full: bool,
+    },
+    /// A step failed on something that does not name its line itself.
+    #[error("Dockerfile:{line}: {instruction}: {source}")]
+    InStep {
+        line: usize,
+        instruction: String,
+        #[source]
+        source: Box<BuildError>,
     },
     #[error("Dockerfile:{line}: {source}")]
     Runtime {

@@ -19,7 +19,6 @@ mod copy;
 mod error;
 mod fsutil;
 mod interrupt;
-mod recover;
 mod run;
 mod stage;
 
@@ -119,7 +118,6 @@ pub struct Built {
 /// images' environments and ONBUILD triggers), builds the needed stages in
 /// order, and returns the target's image. Tags are the caller's business.
 pub fn build(store: &Store, opts: &BuildOptions, events: &mut dyn FnMut(Event)) -> Result<Built> {
-    recover::recover(store)?;
     let first = parse(opts, &opts.parse)?;
     let mut popts = opts.parse.clone();
     for stage in &first.stages {

@@ -76,6 +76,7 @@ pub fn run(
             command: step.args.join(" "),
             code,
             tail: tail.into_iter().collect(),
+            store_full: filesystem_full(&upper),
         });
     }
     drop_copied_up_parents(&upper, lowerdirs)?;
@@ -122,7 +123,7 @@ fn run_container(
         .map_err(rt_err)?;
     super::interrupt::set_running(container.pid());
     // Best effort: only a later recovery after SIGKILL needs it.
-    let _ = super::recover::record_container(state, container.pid());
+    let _ = crate::store::recover::record_process(state, container.pid());
     let mut tail = VecDeque::new();
     // Our copies of the write end went with the Command: EOF comes when
     // the container and its init are done with the pipe.
@@ -144,6 +145,17 @@ fn run_container(
     let status = status?;
     super::interrupt::check()?;
     Ok((status.exit_code(), tail))
+}
+
+/// Whether the filesystem holding `dir` has (next to) no free blocks or
+/// inodes left: a RUN whose writes to its upper dir failed with ENOSPC
+/// sees only a failing command, this names the cause. Blocks free to root
+/// count (containers run as root); 1 MiB of slack covers what the failed
+/// writes' partial blocks leave.
+fn filesystem_full(dir: &Path) -> bool {
+    nix::sys::statvfs::statvfs(dir).is_ok_and(|s| {
+        s.blocks_free().saturating_mul(s.fragment_size()) < (1 << 20) || s.files_free() == 0
+    })
 }
 
 /// Fills `init` with the mount points `lowerdirs` lack; parents keep the

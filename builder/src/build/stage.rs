@@ -132,6 +132,9 @@ impl<'a> Runner<'a> {
                         source,
                     }
                 })?;
+                // Held until the build ends: `image rm` + prune meanwhile
+                // must not take its layers from under the RUN mounts.
+                self.store.lease_image(&image.id)?;
                 let mut st = self.base_state(image.id)?;
                 // Triggers run once, in this build (the parser inserted them).
                 st.cfg.config.on_build.clear();
@@ -282,9 +285,21 @@ impl<'a> Runner<'a> {
             });
         }
         st.missed = true;
-        self.execute(st, instr, plan.as_ref())?;
-        let id = self.store.put_image(&st.cfg, st.id.as_ref())?;
-        cache::record(self.store, &inputs, &id)?;
+        self.execute(st, instr, plan.as_ref())
+            .map_err(|e| in_step(e, line, &instr.expanded))?;
+        let mut id = self.store.put_image(&st.cfg, st.id.as_ref())?;
+        if self.opts.no_cache {
+            cache::record(self.store, &inputs, &id)?;
+        } else {
+            let winner = cache::record_or_adopt(self.store, &inputs, &id)?;
+            if winner != id {
+                // A concurrent build ran this step first: go on from its
+                // image, as a cache hit would have.
+                st.cfg = self.image(&winner)?.config;
+                st.missed = false;
+                id = winner;
+            }
+        }
         st.id = Some(id);
         self.ran += 1;
         (self.events)(Event::Done {
@@ -306,7 +321,11 @@ impl<'a> Runner<'a> {
                 .get(i)
                 .cloned()
                 .ok_or_else(|| step_err(line, "--from stage was not built"))?,
-            Some(FromRef::Image(name)) => self.store.resolve_image(name)?.id,
+            Some(FromRef::Image(name)) => {
+                let id = self.store.resolve_image(name)?.id;
+                self.store.lease_image(&id)?;
+                id
+            }
         };
         let img = self.image(&image)?;
         let lowerdirs = self.store.image_lowerdirs(&img)?;
@@ -445,4 +464,18 @@ struct FromView {
     ctx: Context,
     _mount: overlayfs::MountGuard,
     _scratch: Scratch,
+}
+
+/// Names the step in errors that do not already (file and store errors:
+/// a disk full in a COPY must say which COPY).
+fn in_step(e: super::BuildError, line: usize, instruction: &str) -> super::BuildError {
+    use super::BuildError as E;
+    match e {
+        E::Io { .. } | E::Store(_) => E::InStep {
+            line,
+            instruction: instruction.to_string(),
+            source: Box::new(e),
+        },
+        other => other,
+    }
 }

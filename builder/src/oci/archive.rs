@@ -73,9 +73,18 @@ impl Unpacked {
             }
             // unpack_in refuses absolute paths and `..` and never writes
             // through a symlink that leaves the directory.
-            entry
-                .unpack_in(dir.path())
-                .map_err(|e| bad(format!("truncated or corrupt: {e}")))?;
+            entry.unpack_in(dir.path()).map_err(|e| {
+                // Failing to write (disk full, quota) is not the archive's
+                // fault: report it as the I/O error it is.
+                if is_write_failure(&e) {
+                    OciError::Io {
+                        path: dir.path().to_path_buf(),
+                        source: e,
+                    }
+                } else {
+                    bad(format!("truncated or corrupt: {e}"))
+                }
+            })?;
         }
         Ok(Unpacked {
             dir,
@@ -90,6 +99,13 @@ impl Unpacked {
     pub fn archive(&self) -> &Path {
         &self.archive
     }
+}
+
+/// Errors of the destination filesystem rather than of the archive. The
+/// tar crate wraps them (the OS error number is lost) but keeps the kind.
+fn is_write_failure(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{QuotaExceeded, ReadOnlyFilesystem, StorageFull};
+    matches!(e.kind(), StorageFull | QuotaExceeded | ReadOnlyFilesystem)
 }
 
 /// Resolves `rel` (a path named inside an archive or layout) under `dir`,

@@ -26,6 +26,9 @@ use super::media::Compression;
 #[derive(Debug, Clone)]
 pub struct Blobs {
     dir: PathBuf,
+    /// Where temporary files go: `blobs/tmp/`, or the process's own
+    /// staging with [`Blobs::for_store`].
+    tmp: PathBuf,
 }
 
 impl Blobs {
@@ -36,11 +39,29 @@ impl Blobs {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(OciError::io(&p))?;
         }
-        Ok(Blobs { dir })
+        let tmp = dir.join("tmp");
+        Ok(Blobs { dir, tmp })
+    }
+
+    /// The blob directory of `store`, staging temporary files in the
+    /// store's per-process staging: a killed save, load or pull leaves no
+    /// temporary file that nobody would ever remove.
+    pub fn for_store(store: &dyn super::ImageStore) -> Result<Blobs> {
+        let mut blobs = Blobs::open(store.root())?;
+        blobs.tmp = store
+            .staging_dir()
+            .map_err(OciError::store("staging directory"))?;
+        Ok(blobs)
     }
 
     pub fn tmp_dir(&self) -> PathBuf {
-        self.dir.join("tmp")
+        self.tmp.clone()
+    }
+
+    /// Partial downloads, shared by all processes (flocked per blob) so an
+    /// interrupted pull resumes where it stopped.
+    pub fn partial_dir(&self) -> PathBuf {
+        self.dir.join("tmp").join("partial")
     }
 
     /// Path of a blob (which may not exist).

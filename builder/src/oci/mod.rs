@@ -50,7 +50,7 @@ pub fn save(
     compression: Compression,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let blobs = Blobs::open(store.root())?;
+    let blobs = Blobs::for_store(store)?;
     // Docker archives hold uncompressed layers; no compressed copy needed.
     let compression = match format {
         ArchiveFormat::Oci => compression,
@@ -73,7 +73,7 @@ pub fn load_archive(
     src: &mut dyn Read,
     name: &Path,
 ) -> Result<Vec<Loaded>> {
-    let blobs = Blobs::open(store.root())?;
+    let blobs = Blobs::for_store(store)?;
     let unpacked = archive::Unpacked::new(src, name, &blobs.tmp_dir())?;
     let dir = unpacked.dir();
     let what = unpacked.archive().display().to_string();
@@ -91,7 +91,7 @@ pub fn load_archive(
 
 /// Loads from an OCI layout directory, all images or the one tagged `tag`.
 pub fn load_layout(store: &dyn ImageStore, dir: &Path, tag: Option<&str>) -> Result<Vec<Loaded>> {
-    let blobs = Blobs::open(store.root())?;
+    let blobs = Blobs::for_store(store)?;
     layout::load_dir(store, &blobs, dir, tag, false)
 }
 
@@ -124,7 +124,7 @@ fn export_flattened(
     let view = image::parse_config(&image.config, &format!("config of image {}", image.id))?;
     // Each layer goes through an unlinked temporary file: the store writes
     // tars, the flattening reads them.
-    let blobs = Blobs::open(store.root())?;
+    let blobs = Blobs::for_store(store)?;
     let mut layers = Vec::new();
     if let Some(upper) = upper {
         let tmp_dir = blobs.tmp_dir();

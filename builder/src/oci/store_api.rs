@@ -24,6 +24,16 @@ pub trait ImageStore {
     /// The store's root directory; blobs live in `<root>/blobs/`.
     fn root(&self) -> &Path;
 
+    /// A fresh staging directory for this operation's temporary files, on
+    /// the store's filesystem. The real store gives one inside its
+    /// process's session, so what a killed process left is reclaimed with
+    /// the session (see `store::recover`).
+    fn staging_dir(&self) -> Result<std::path::PathBuf, StoreError> {
+        let dir = self.root().join("blobs").join("tmp");
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
     /// Finds an image by name, id or id prefix.
     fn resolve(&self, reference: &str) -> Result<StoredImage, StoreError>;
 

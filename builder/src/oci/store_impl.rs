@@ -12,6 +12,10 @@ impl ImageStore for Store {
         Store::root(self)
     }
 
+    fn staging_dir(&self) -> Result<std::path::PathBuf, StoreError> {
+        Ok(Store::staging_dir(self, "oci")?)
+    }
+
     fn resolve(&self, reference: &str) -> Result<StoredImage, StoreError> {
         let (image, matched) = Store::resolve(self, reference)?;
         Ok(StoredImage {
@@ -99,6 +103,6 @@ pub fn prune_blobs(
         .into_iter()
         .map(|i| i.id.to_string())
         .collect();
-    let blobs = super::Blobs::open(Store::root(store))?;
+    let blobs = super::Blobs::for_store(store)?;
     blobs.prune(&live_layers, &keep, grace)
 }

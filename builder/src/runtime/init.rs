@@ -134,7 +134,7 @@ fn run_container(chan: &Channel, spec: &ContainerSpec) -> Result<i32, StartFailu
             drop(sync_w);
             let readers = pipes.map(|(r, _)| r);
             wait_started(chan, child, sync_r)?;
-            Ok(supervise(chan, child, &sfd, readers, log))
+            Ok(supervise(chan, child, &sfd, readers, log, true))
         }
     }
 }
@@ -178,7 +178,9 @@ fn exec_in_container(chan: &Channel, pid: i32, process: &ProcessSpec) -> Result<
         ForkResult::Parent { child } => {
             drop(sync_w);
             wait_started(chan, child, sync_r)?;
-            Ok(supervise(chan, child, &sfd, None, None))
+            // An exec'd process outlives a killed `container exec` (Docker):
+            // the container's own supervisor still serves its filesystem.
+            Ok(supervise(chan, child, &sfd, None, None, false))
         }
     }
 }
@@ -212,12 +214,19 @@ fn wait_started(chan: &Channel, child: Pid, sync_r: OwnedFd) -> Result<(), Start
 
 /// The waiter's loop until the child ends: forwards relayed signals, copies
 /// output to our stdout/stderr and the log, then reports the exit.
+///
+/// With `watch_parent`, the channel hanging up means the strata process that
+/// started the container died (SIGKILL: nothing unwound). It was the FUSE
+/// server of the container's root, so the container cannot go on: its
+/// PID 1 is SIGKILLed (the kernel then kills the rest of its PID
+/// namespace) rather than left running on a dead filesystem.
 fn supervise(
     chan: &Channel,
     child: Pid,
     sfd: &SignalFd,
     readers: Option<(OwnedFd, OwnedFd)>,
     mut log: Option<LogWriter>,
+    mut watch_parent: bool,
 ) -> i32 {
     let mut streams: Vec<(OwnedFd, &str)> = match readers {
         Some((out, err)) => vec![(out, "stdout"), (err, "stderr")],
@@ -225,6 +234,11 @@ fn supervise(
     };
     let status = loop {
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let parent_slot = watch_parent.then(|| {
+            fds.push(PollFd::new(chan.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let first_stream = fds.len();
         fds.extend(
             streams
                 .iter()
@@ -240,8 +254,15 @@ fn supervise(
             .collect();
         drop(fds);
         let mut closed = Vec::new();
+        if let Some(slot) = parent_slot
+            && ready[slot]
+            && !matches!(chan.recv(), Ok(Some(_)))
+        {
+            let _ = kill(child, Signal::SIGKILL);
+            watch_parent = false;
+        }
         for (i, (fd, name)) in streams.iter().enumerate() {
-            if ready[i + 1] && !copy_chunk(fd, name, &mut log) {
+            if ready[first_stream + i] && !copy_chunk(fd, name, &mut log) {
                 closed.push(i);
             }
         }

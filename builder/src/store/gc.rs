@@ -162,10 +162,8 @@ impl Store {
             ] {
                 self.conn().execute(sql, [&name]).map_err(self.db_err())?;
             }
-            let dir = tmp.join(&name);
-            if dir.exists() {
-                fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
-            }
+            // Its processes, dead mounts and files (see recover.rs).
+            super::recover::reclaim(&tmp.join(&name))?;
             fs::remove_file(&lock_path).map_err(io_err(&lock_path))?;
             dead.push(name);
         }

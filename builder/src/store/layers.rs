@@ -157,8 +157,12 @@ impl Store {
             let produced = producer
                 .join()
                 .map_err(|_| Error::BadArchive("tar writer thread panicked".to_string()))?;
-            let produced = produced?;
-            let extracted = extracted?;
+            // The extractor failing (disk full...) makes the writer fail
+            // with EPIPE: report the cause, not the symptom.
+            let (produced, extracted) = match (produced, extracted) {
+                (Err(p), Err(e)) if is_broken_pipe(&p) => return Err(e),
+                (p, e) => (p?, e?),
+            };
             if produced.digest != extracted.digest {
                 return Err(Error::BadArchive(format!(
                     "copy of {} changed while reading",
@@ -255,4 +259,18 @@ impl Store {
         self.layer(diff_id)?;
         write_tree_tar(&self.layer_dir(diff_id), out)
     }
+}
+
+/// Whether `err` comes from writing into a pipe whose reader is gone.
+fn is_broken_pipe(err: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }

@@ -21,7 +21,7 @@ use super::error::{Error, Result, io_err};
 
 /// An held flock; released on drop.
 pub struct FileLock {
-    _lock: Flock<File>,
+    lock: Flock<File>,
 }
 
 fn open_lock_file(path: &Path) -> Result<File> {
@@ -50,7 +50,7 @@ pub fn try_lock_exclusive(path: &Path) -> Result<Option<FileLock>> {
 fn lock(path: &Path, arg: FlockArg) -> Result<Option<FileLock>> {
     let file = open_lock_file(path)?;
     match Flock::lock(file, arg) {
-        Ok(l) => Ok(Some(FileLock { _lock: l })),
+        Ok(l) => Ok(Some(FileLock { lock: l })),
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
         Err((_, errno)) => Err(Error::Io {
             path: path.to_path_buf(),
@@ -93,6 +93,21 @@ impl Session {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The open lock file (whose description holds the flock).
+    pub fn lock_file(&self) -> &File {
+        &self._lock.lock
+    }
+
+    /// Leaves the session's dir, lock file and leases in place: another
+    /// process inherited the lock and owns the session from now on.
+    /// Forgotten, not dropped: dropping the `Flock` would `LOCK_UN` the open
+    /// file description the other process shares, releasing its lock. Our
+    /// descriptor closes when this process exits (close does not unlock a
+    /// description still open elsewhere).
+    pub fn keep(self) {
+        std::mem::forget(self);
     }
 
     /// Staging directory; everything in it is this process's.

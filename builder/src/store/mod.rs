@@ -48,7 +48,9 @@ mod images;
 mod import;
 mod layers;
 mod layout;
+mod lease;
 pub mod lock;
+pub mod recover;
 pub mod reference;
 mod remove;
 pub(crate) mod sys;
@@ -79,6 +81,7 @@ pub use images::Image;
 pub use import::{ImportOptions, RootfsSource};
 pub use layers::Layer;
 pub use layout::Layout;
+pub use lease::MountLease;
 pub use reference::Reference;
 pub use remove::Removed;
 pub use tarwrite::{TarSummary, digest_tree, write_tree_tar};
@@ -150,7 +153,15 @@ impl Store {
         }
         let _guard = lock::lock_exclusive(&self.layout.lock())?;
         let s = Session::create(&self.layout.tmp())?;
-        Ok(self.session.get_or_init(|| s))
+        let s = self.session.get_or_init(|| s);
+        // The store heals itself: every process that writes first reclaims
+        // what killed ones left (staging, leases, dead union mounts, RUN
+        // containers). Best effort: a leftover must not block new work, and
+        // `system check --repair` reports what stays.
+        if let Err(err) = self.expire_dead_sessions() {
+            log::warn!("cleaning up after dead strata processes: {err}");
+        }
+        Ok(s)
     }
 
     /// Takes the store lock. The session is created first: creating it needs

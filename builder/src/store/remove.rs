@@ -26,7 +26,24 @@ pub enum Removed {
 impl Store {
     /// Removes a tag or an image as `docker image rm [-f]` does.
     pub fn remove_image(&self, input: &str, force: bool) -> Result<Vec<Removed>> {
+        // Ends dead processes' leases first: only live ones protect.
+        self.session()?;
         let (image, by_tag) = self.resolve(input)?;
+        let only_untag = by_tag.is_some() && image.repo_tags.len() > 1;
+        if let Some(point) = self.mounts_of(&image.id)?.first()
+            && !only_untag
+        {
+            return Err(Error::Conflict {
+                reference: input.to_string(),
+                hint: "cannot be forced",
+                reason: format!(
+                    "image {} is mounted at {} (strata image umount {})",
+                    image.id.short(),
+                    point.display(),
+                    point.display()
+                ),
+            });
+        }
         let containers = self.containers_using(&image.id)?;
         let running = containers.iter().find(|(_, s)| s == "running");
         let mut out = Vec::new();
@@ -109,8 +126,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes `id` if nothing needs it (no tag, child or container), then its
-    /// parents under the same rule. Returns the deleted ids.
+    /// Deletes `id` if nothing needs it (no tag, child, container or lease
+    /// of a live process: a build working from it, a mount), then its
+    /// parents under the same rule. Returns the deleted ids. A leased image
+    /// stays dangling; prune takes it once the lease is gone.
     pub(crate) fn delete_unused_chain(&self, id: &ImageId) -> Result<Vec<Removed>> {
         let mut out = Vec::new();
         let mut next = Some(id.clone());
@@ -119,6 +138,7 @@ impl Store {
             if !image.repo_tags.is_empty()
                 || !self.children(&id)?.is_empty()
                 || !self.containers_using(&id)?.is_empty()
+                || self.is_leased(&id)?
             {
                 break;
             }
@@ -127,6 +147,19 @@ impl Store {
             next = image.parent;
         }
         Ok(out)
+    }
+
+    /// Leased by another session (this handle's own leases protect its
+    /// images from others, not from itself).
+    fn is_leased(&self, id: &ImageId) -> Result<bool> {
+        let mine = self.session()?.name().to_string();
+        self.conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM image_leases WHERE image_id = ?1 AND session != ?2)",
+                [id.as_str(), &mine],
+                |r| r.get(0),
+            )
+            .map_err(self.db_err())
     }
 
     fn delete_image_row(&self, id: &ImageId) -> Result<()> {

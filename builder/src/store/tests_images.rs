@@ -160,3 +160,28 @@ fn prune_keeps_intermediate_leased_and_used_images() {
     assert_eq!(report.layers.len(), 2);
     assert!(report.reclaimed > 0);
 }
+
+#[test]
+fn an_image_another_handle_builds_on_survives_rm_and_prune() {
+    let root = tempfile::tempdir().unwrap();
+    let owner = Store::open(root.path()).unwrap();
+    let base = image_on(&owner, "base", None);
+    owner
+        .tag(&Reference::parse_tagged("base").unwrap(), &base.id)
+        .unwrap();
+    drop(owner);
+    let build = Store::open(root.path()).unwrap();
+    build.lease_image(&base.id).unwrap();
+    let other = Store::open(root.path()).unwrap();
+    // Untagged, but the image and its layer stay while the build runs.
+    let out = other.remove_image("base", false).unwrap();
+    assert_eq!(out, [Removed::Untagged("base:latest".into())]);
+    assert!(other.prune(true).unwrap().images.is_empty());
+    let layer = Digest::parse(&base.config.rootfs.diff_ids[0]).unwrap();
+    assert!(build.layer_dir(&layer).is_dir());
+    drop(build);
+    // Dangling and unleased now: prune takes it and its layer.
+    let report = other.prune(false).unwrap();
+    assert_eq!(report.images, [Removed::Deleted(base.id.clone())]);
+    assert_eq!(report.layers.len(), 1);
+}

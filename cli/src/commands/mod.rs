@@ -10,6 +10,7 @@ mod context;
 mod format;
 mod image;
 mod login;
+mod report;
 mod system;
 
 /// strata: build images from Dockerfiles and run containers, without a daemon.
@@ -68,7 +69,7 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("Error: {err:#}");
+            eprintln!("Error: {}", report::error_line(&err));
             1
         }
     }

@@ -39,7 +39,7 @@ pub fn pull(
     progress: &dyn Progress,
 ) -> Result<PullResult> {
     let r = Reference::parse(reference)?;
-    let blobs = Blobs::open(store.root())?;
+    let blobs = Blobs::for_store(store)?;
     let client = Client::new(&r.registry, r.api_host(), opts)?;
     let scope = format!("repository:{}:pull", r.repository);
     let (bytes, media, digest) =
@@ -204,7 +204,7 @@ fn fetch_blob(
         progress.finish(digest, "Already exists");
         return Ok(());
     }
-    let partial_dir = blobs.tmp_dir().join("partial");
+    let partial_dir = blobs.partial_dir();
     fs::create_dir_all(&partial_dir).map_err(OciError::io(&partial_dir))?;
     let partial = partial_dir.join(sha256_hex(digest)?);
     let file = OpenOptions::new()

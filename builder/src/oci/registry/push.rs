@@ -55,7 +55,7 @@ pub fn push(
             reason: "push needs a tag, not a digest".into(),
         });
     }
-    let blobs = Blobs::open(store.root())?;
+    let blobs = Blobs::for_store(store)?;
     let image = prepare(store, &blobs, reference, opts.compression, progress)?;
     let client = Client::new(&r.registry, r.api_host(), &opts.client)?;
     let push_scope = format!("repository:{}:pull,push", r.repository);

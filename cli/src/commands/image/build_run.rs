@@ -172,24 +172,17 @@ pub fn build(
     };
     let built = match build::build(&store, &opts, &mut |e| progress.event(e)) {
         Ok(b) => b,
-        Err(BuildError::RunFailed {
-            line,
-            command,
-            code,
-            tail,
-        }) => {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "------\n > {}:", progress.current);
-            for l in &tail {
-                let _ = writeln!(err, "{l}");
+        Err(e) => {
+            if let BuildError::RunFailed { tail, .. } = &e {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "------\n > {}:", progress.current);
+                for l in tail {
+                    let _ = writeln!(err, "{l}");
+                }
+                let _ = writeln!(err, "------");
             }
-            let _ = writeln!(err, "------");
-            drop(err);
-            anyhow::bail!(
-                "Dockerfile:{line}: process \"{command}\" did not complete successfully: exit code: {code}"
-            );
+            return Err(e.into());
         }
-        Err(e) => return Err(e.into()),
     };
     let Some(image) = built.image else {
         return Ok(0);

@@ -82,7 +82,7 @@ pub fn run(root: &Path, args: ImageArgs) -> anyhow::Result<i32> {
         ImageCommand::Prune(a) => prune::run(root, a),
         ImageCommand::Rm(a) => rm::run(root, a),
         ImageCommand::Tag(a) => tag::run(root, a),
-        ImageCommand::Umount(a) => umount::run(a),
+        ImageCommand::Umount(a) => umount::run(root, a),
         ImageCommand::Save(a) => save::run(root, a),
         ImageCommand::Load(a) => load::run(root, a),
         ImageCommand::Push(a) => push::run(root, a),

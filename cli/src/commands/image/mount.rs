@@ -31,8 +31,17 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
         anyhow::bail!("{}: not a directory", args.dir.display());
     }
     if args.detach {
-        return mount_program(&lowerdirs, &args.dir);
+        // The image is leased to the mount's server process, which holds
+        // the lease's lock until it stops serving (store/lease.rs).
+        let lease = store.lease_for_mount(&image.id, &args.dir)?;
+        let lock = lease.inheritable_lock()?;
+        let code = mount_program(&lowerdirs, &args.dir)?;
+        drop(lock);
+        lease.hand_over();
+        return Ok(code);
     }
+    // Served by this process: the lease lasts as long as it does.
+    store.lease_image(&image.id)?;
     let config = overlayfs::Config {
         lowerdirs,
         ..Default::default()

@@ -1,0 +1,68 @@
+//! The one `Error: ...` line of a failed command.
+
+use clap::CommandFactory;
+
+/// The error and its causes joined by ": ", leaving out a cause the text
+/// already ends with (errors whose message includes their source would
+/// otherwise print it twice). When the failure is the disk being full, the
+/// line says so first and names the command, whatever layer hit it: users
+/// must not have to recognise ENOSPC behind a path or an exit code.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if text.is_empty() {
+            text = s;
+        } else if !text.ends_with(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+    }
+    if is_disk_full(err, &text) {
+        format!("{}: no space left on device: {text}", operation())
+    } else {
+        text
+    }
+}
+
+/// ENOSPC/EDQUOT anywhere in the chain, or their text where a library
+/// flattened the error into a message (tar, SQLite's SQLITE_FULL, a RUN
+/// that failed on a full store).
+fn is_disk_full(err: &anyhow::Error, text: &str) -> bool {
+    let typed = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|e| {
+            matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+                || matches!(
+                    e.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                )
+        })
+    });
+    let lower = text.to_lowercase();
+    typed
+        || [
+            "no space left on device",
+            "database or disk is full",
+            "disk quota exceeded",
+        ]
+        .iter()
+        .any(|m| lower.contains(m))
+}
+
+/// The command that ran, as typed without its arguments: `image build`.
+fn operation() -> String {
+    let Ok(matches) = super::Cli::command().try_get_matches_from(std::env::args_os()) else {
+        return "strata".to_string();
+    };
+    let mut names = Vec::new();
+    let mut m = &matches;
+    while let Some((name, sub)) = m.subcommand() {
+        names.push(name.to_string());
+        m = sub;
+    }
+    if names.is_empty() {
+        "strata".to_string()
+    } else {
+        names.join(" ")
+    }
+}
