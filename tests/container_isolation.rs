@@ -178,3 +178,46 @@ fn parent_of(pid: i32) -> i32 {
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     after.split(' ').nth(1).unwrap().parse().unwrap()
 }
+
+/// A container's symlinks to the host's `/`, to `../../..` and to a host
+/// dir survive `container commit` as symlinks: committing never follows
+/// them, and a container of the new image writing through them writes
+/// inside its own tree.
+#[test]
+fn commit_keeps_outward_symlinks_as_links() {
+    let f = Fixture::new();
+    let canary = f.work.path().join("canary");
+    std::fs::create_dir(&canary).unwrap();
+    std::fs::write(canary.join("victim"), "original").unwrap();
+    let make = format!(
+        "ln -s / /hostroot && ln -s ../../.. /up && ln -s {} /c",
+        canary.display()
+    );
+    f.ok(&[
+        "container",
+        "create",
+        "--name",
+        "linker",
+        "busybox",
+        "sh",
+        "-c",
+        &make,
+    ]);
+    f.ok(&["container", "start", "-a", "linker"]);
+    f.ok(&["container", "commit", "linker", "linked"]);
+    // /c names a host path, which does not exist in the container.
+    let write = "(echo pwned > /c/victim) 2>/dev/null || echo contained; \
+                 echo pwned > /hostroot/marker; echo pwned > /up/marker2; \
+                 [ /hostroot -ef / ] && echo root; readlink /up; cat /marker /marker2";
+    let (code, out, err) = f.container_run(&["--rm", "linked", "sh", "-c", write]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "contained\nroot\n../../..\npwned\npwned\n");
+    assert_eq!(
+        std::fs::read_to_string(canary.join("victim")).unwrap(),
+        "original"
+    );
+    assert!(!std::path::Path::new("/marker").exists());
+    assert!(!std::path::Path::new("/marker2").exists());
+    f.ok(&["container", "rm", "linker"]);
+    assert!(f.mounts().is_empty(), "{:?}", f.mounts());
+}

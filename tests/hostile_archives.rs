@@ -283,3 +283,34 @@ fn device_nodes_of_an_image_are_unusable_in_a_container() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(out, "c\nc\nPermission denied\nPermission denied\n");
 }
+
+/// An OCI layout whose manifest blob is a symlink to a host file: refused
+/// (blob paths must stay inside the layout), the store unchanged.
+#[test]
+fn oci_layout_blobs_cannot_point_at_host_files() {
+    let scene = Scene::new();
+    let root = scene.work.path().join("store");
+    let layout = scene.work.path().join("layout");
+    let victim = scene.canary().join("victim");
+    let hex = hex::encode(Sha256::digest(std::fs::read(&victim).unwrap()));
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    std::os::unix::fs::symlink(&victim, layout.join("blobs/sha256").join(&hex)).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{hex}","size":8,"annotations":{{"org.opencontainers.image.ref.name":"1"}}}}]}}"#
+    );
+    std::fs::write(layout.join("index.json"), index).unwrap();
+    strata_ok(&root, &["image", "ls"]);
+    let before = store_snapshot(&root);
+    let spec = format!("oci:{}:1", layout.display());
+    let err = strata_err(&root, &["image", "load", "-i", &spec]);
+    assert!(err.contains("leaves the archive"), "{err}");
+    assert_eq!(store_snapshot(&root), before);
+    std::fs::remove_dir_all(&layout).unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    scene.assert_untouched("oci layout");
+}
