@@ -4,18 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::store::{busybox_tarball, count_entries, strata, strata_err, strata_ok};
-
-/// Image ids listed, and the number of layer dirs and tmp entries.
-fn snapshot(root: &Path) -> (String, usize, usize) {
-    (
-        strata_ok(root, &["image", "ls", "-a", "-q", "--no-trunc"]),
-        count_entries(&root.join("layers")),
-        count_entries(&root.join("tmp")),
-    )
-}
+use common::store::{
+    busybox_tarball, count_entries, store_snapshot as snapshot, strata, strata_err, strata_ok,
+};
 
 #[test]
 fn broken_archives_are_refused_and_change_nothing() {

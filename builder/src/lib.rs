@@ -5,6 +5,8 @@
 pub mod build;
 pub mod container;
 pub mod dockerfile;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod oci;
 pub mod runtime;
 pub mod store;

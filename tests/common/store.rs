@@ -92,6 +92,16 @@ pub fn strata_err(root: &Path, args: &[&str]) -> String {
     lines[0].to_string()
 }
 
+/// What a refused operation must leave as it was: the image ids listed, and
+/// the number of layer dirs and staging (tmp) entries.
+pub fn store_snapshot(root: &Path) -> (String, usize, usize) {
+    (
+        strata_ok(root, &["image", "ls", "-a", "-q", "--no-trunc"]),
+        count_entries(&root.join("layers")),
+        count_entries(&root.join("tmp")),
+    )
+}
+
 /// Number of entries in a directory (0 when it does not exist).
 pub fn count_entries(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)

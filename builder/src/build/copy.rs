@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use super::cache::FileInput;
 use super::context::{Entry, Source, entry_digest, entry_owner_mode};
 use super::error::{Result, io_err, step_err};
-use super::fsutil::{image_rel, is_dir_in, make_dir_like, make_parents, read_in, set_meta};
+use super::fsutil::{
+    image_rel, is_dir_in, make_dir_like, make_parents, read_in, resolve_in_image, set_meta,
+};
 use crate::runtime::user::resolve_user;
 
 /// A resolved COPY/ADD.
@@ -62,7 +64,16 @@ impl Plan {
             Some(c) => self.resolve_chown(c, lowerdirs)?,
             None => (0, 0),
         };
-        let dest = image_rel(&self.dest);
+        // Symlinks of the image on the way are followed inside the image,
+        // never on the host and never replaced by a directory.
+        let mut image = vec![layer.to_path_buf()];
+        image.extend_from_slice(lowerdirs);
+        let dest = resolve_in_image(&image, &image_rel(&self.dest)).ok_or_else(|| {
+            step_err(
+                self.line,
+                format!("{}: too many levels of symbolic links", self.dest),
+            )
+        })?;
         let dest_is_dir = self.dest.ends_with('/')
             || self.dest.ends_with("/.")
             || self.sources.len() > 1

@@ -44,6 +44,55 @@ pub fn lookup(lowerdirs: &[PathBuf], rel: &Path) -> Option<(PathBuf, fs::Metadat
     None
 }
 
+/// `rel` with every symlink of the image resolved inside the image, as
+/// Docker resolves a COPY/ADD destination (FollowSymlinkInScope): the image
+/// is `layers` (top-most first, the new layer included); an absolute target
+/// starts again at the image root and `..` stops there, so `/x -> /` or
+/// `/x -> ../../..` can never name a host path. `None` after 40 links (ELOOP).
+pub fn resolve_in_image(layers: &[PathBuf], rel: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut todo: Vec<PathBuf> = rel
+        .components()
+        .rev()
+        .map(|c| PathBuf::from(c.as_os_str()))
+        .collect();
+    let mut out = PathBuf::new();
+    let mut links = 0;
+    while let Some(part) = todo.pop() {
+        match part.components().next() {
+            Some(Component::Normal(_)) => {}
+            Some(Component::ParentDir) => {
+                out.pop();
+                continue;
+            }
+            _ => continue, // `.` and `/`
+        }
+        let next = out.join(&part);
+        let target = lookup(layers, &next)
+            .filter(|(_, m)| m.file_type().is_symlink())
+            .and_then(|(p, _)| fs::read_link(p).ok());
+        match target {
+            Some(target) => {
+                links += 1;
+                if links > 40 {
+                    return None;
+                }
+                if target.is_absolute() {
+                    out = PathBuf::new();
+                }
+                todo.extend(
+                    target
+                        .components()
+                        .rev()
+                        .map(|c| PathBuf::from(c.as_os_str())),
+                );
+            }
+            None => out = next,
+        }
+    }
+    Some(out)
+}
+
 /// Whether `rel` is a directory in the image (symlinks not followed).
 pub fn is_dir_in(lowerdirs: &[PathBuf], rel: &Path) -> bool {
     lookup(lowerdirs, rel).is_some_and(|(_, m)| m.is_dir())

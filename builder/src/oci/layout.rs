@@ -262,6 +262,25 @@ pub(crate) fn resolve_manifest(
     what: &str,
     read: &dyn Fn(&str, u64) -> Result<Vec<u8>>,
 ) -> Result<(Manifest, String)> {
+    resolve_nested(desc, what, read, 0)
+}
+
+/// How many indexes may lead to a manifest. Digests make a cycle
+/// impossible, but a long chain of indexes would overflow the stack.
+const MAX_INDEX_DEPTH: usize = 8;
+
+fn resolve_nested(
+    desc: &Descriptor,
+    what: &str,
+    read: &dyn Fn(&str, u64) -> Result<Vec<u8>>,
+    depth: usize,
+) -> Result<(Manifest, String)> {
+    if depth > MAX_INDEX_DEPTH {
+        return Err(OciError::Invalid {
+            what: format!("index {}", desc.digest),
+            reason: format!("indexes nested more than {MAX_INDEX_DEPTH} deep"),
+        });
+    }
     let bytes = read(&desc.digest, desc.size)?;
     let media = if desc.media_type.is_empty() {
         serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -275,7 +294,7 @@ pub(crate) fn resolve_manifest(
         let index: Index = serde_json::from_slice(&bytes)
             .map_err(OciError::json(format!("index {}", desc.digest)))?;
         let chosen = pick_platform(&index, what)?;
-        return resolve_manifest(chosen, what, read);
+        return resolve_nested(chosen, what, read, depth + 1);
     }
     if !is_manifest(&media) {
         return Err(OciError::UnsupportedMediaType {

@@ -1,7 +1,7 @@
 //! The parent side: start a container or an exec'd process through the
 //! init, and control it (wait, signal, stop).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -61,7 +61,18 @@ impl Runtime {
 
     fn start(&self, request: Message, stop_signal: Signal, stdio: Stdio) -> Result<Container> {
         let (ours, theirs) = Channel::pair()?;
-        let mut cmd = Command::new(&self.init_program);
+        // The init runs from a read-only clone of the binary (see
+        // sys::readonly_clone): its /proc/self/exe must not be a writable
+        // path to the host's strata binary, since the init enters the
+        // container's namespaces (CVE-2019-5736). The clone stays alive
+        // until spawn has exec'd it.
+        let spawn_err = |source| RuntimeError::SpawnInit {
+            program: self.init_program.clone(),
+            source,
+        };
+        let sealed = sys::readonly_clone(&self.init_program)
+            .map_err(|e| spawn_err(std::io::Error::from(e)))?;
+        let mut cmd = Command::new(format!("/proc/self/fd/{}", sealed.as_raw_fd()));
         cmd.arg(INIT_ARG);
         if let Some(fd) = stdio.stdin {
             cmd.stdin(fd);
@@ -73,11 +84,8 @@ impl Runtime {
             cmd.stderr(fd);
         }
         sys::pass_fd(&mut cmd, theirs.as_raw_fd(), INIT_FD);
-        let init = cmd.spawn().map_err(|source| RuntimeError::SpawnInit {
-            program: self.init_program.clone(),
-            source,
-        })?;
-        drop(theirs);
+        let init = cmd.spawn().map_err(spawn_err)?;
+        drop((theirs, sealed));
         let mut container = Container {
             init,
             chan: ours,

@@ -54,6 +54,12 @@ pub fn init_main() -> Result<i32, RuntimeError> {
         return Err(RuntimeError::NoChannel);
     }
     let chan = Channel::from_fd(sys::owned_fd(INIT_FD));
+    // Before anything enters a container namespace: no container process
+    // may ptrace us or open our /proc entries (exe, fds) meanwhile.
+    if let Err(e) = sys::set_not_dumpable() {
+        let _ = chan.send(&Message::Failed(setup_err("prctl(PR_SET_DUMPABLE)", e)));
+        return Ok(125);
+    }
     let report = |f: StartFailure| {
         let code = f.exit_code();
         let _ = chan.send(&Message::Failed(f));

@@ -8,7 +8,6 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
-use nix::sys::stat::SFlag;
 
 use super::error::{Result, RuntimeError};
 use super::spec::{ContainerSpec, NetworkMode};
@@ -40,15 +39,9 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-/// Character devices of the minimal `/dev`: name, major, minor (all 0666).
-const DEVICES: &[(&str, u64, u64)] = &[
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
+/// The devices of the minimal `/dev` (host nodes bound in): null zero full
+/// random urandom tty, Docker's default set.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
 const DEV_SYMLINKS: &[(&str, &str)] = &[
     ("/proc/self/fd", "fd"),
@@ -107,6 +100,12 @@ pub fn prepare(sys: &dyn Syscall, spec: &ContainerSpec) -> Result<()> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     )?;
+    // No device node of the image (a layer may carry any) and none a
+    // container's root makes with CAP_MKNOD is usable: without a device
+    // cgroup, `nodev` is what stands between the container and the host's
+    // disks. /dev gets the few devices Docker allows, bound from the host.
+    sys.set_nodev(root)
+        .map_err(|e| RuntimeError::sys("set nodev", root, e))?;
     mount_proc_dev_sys(sys, root)?;
     write_etc_files(sys, spec)?;
     for m in &spec.mounts {
@@ -114,7 +113,8 @@ pub fn prepare(sys: &dyn Syscall, spec: &ContainerSpec) -> Result<()> {
     }
     pivot(sys, root)?;
     if spec.readonly_rootfs {
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        // A remount replaces the flags: keep nodev.
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NODEV;
         mount(sys, None, Path::new("/"), None, flags, None)?;
     }
     mask_paths(sys)
@@ -153,7 +153,7 @@ fn mount_proc_dev_sys(sys: &dyn Syscall, root: &Path) -> Result<()> {
 
     let dev = root.join("dev");
     mkdir_all(sys, &dev, 0o755)?;
-    let dev_flags = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
+    let dev_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME;
     let tmpfs = Some(Path::new("tmpfs"));
     mount(
         sys,
@@ -163,10 +163,15 @@ fn mount_proc_dev_sys(sys: &dyn Syscall, root: &Path) -> Result<()> {
         dev_flags,
         Some("mode=755,size=65536k"),
     )?;
-    for (name, major, minor) in DEVICES {
+    // The /dev tmpfs is nodev (see prepare): each allowed device is the
+    // host's node bound onto an empty file, the bind keeping the host /dev's
+    // flags (what runc does in a user namespace).
+    for name in DEVICES {
         let path = dev.join(name);
-        sys.mknod(&path, SFlag::S_IFCHR, 0o666, *major, *minor)
-            .map_err(|e| RuntimeError::sys("mknod", &path, e))?;
+        let host = Path::new("/dev").join(name);
+        sys.create_file(&path)
+            .map_err(|e| RuntimeError::sys("create device mount point", &path, e))?;
+        mount(sys, Some(&host), &path, None, MsFlags::MS_BIND, None)?;
     }
     for (target, name) in DEV_SYMLINKS {
         let link = dev.join(name);
@@ -340,6 +345,10 @@ fn bind_mount(
         let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
         mount(sys, None, &target, None, ro, None)?;
     }
+    // A bound host directory may hold device nodes (or let the container's
+    // root make some): unusable, as under Docker's device cgroup.
+    sys.set_nodev(&target)
+        .map_err(|e| RuntimeError::sys("set nodev", &target, e))?;
     Ok(())
 }
 

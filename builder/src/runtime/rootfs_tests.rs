@@ -22,6 +22,12 @@ fn host() -> FakeSyscall {
         .with_dir("/r/proc/sys")
         .with_dir("/r/proc/acpi")
         .with_dir("/data")
+        .with_file("/dev/null", "")
+        .with_file("/dev/zero", "")
+        .with_file("/dev/full", "")
+        .with_file("/dev/random", "")
+        .with_file("/dev/urandom", "")
+        .with_file("/dev/tty", "")
 }
 
 fn index(calls: &[Call], op: &str, target: &str) -> usize {
@@ -100,11 +106,21 @@ fn proc_dev_sys_are_mounted_inside_the_rootfs_before_pivot() {
         pts.contains("newinstance") && pts.contains("ptmxmode=0666"),
         "{pts}"
     );
-    // Devices are created after the /dev tmpfs, which they would be hidden by.
+    // Devices are bound after the /dev tmpfs, which they would be hidden
+    // by; that tmpfs and the rootfs are nodev (no device of the image or
+    // made by mknod is usable), the binds carry the host's nodes.
     let dev = index(&calls, "mount", "/r/dev");
+    assert!(mounts_of(&calls, "/r/dev")[0].contains("MS_NODEV"));
+    assert!(index(&calls, "nodev", "/r") < dev);
     for name in ["null", "zero", "full", "random", "urandom", "tty"] {
-        let node = index(&calls, "mknod", &format!("/r/dev/{name}"));
-        assert!(node > dev, "{name} created before /dev was mounted");
+        let target = format!("/r/dev/{name}");
+        let node = index(&calls, "mount", &target);
+        assert!(node > dev, "{name} bound before /dev was mounted");
+        let bind = mounts_of(&calls, &target)[0];
+        assert!(
+            bind.starts_with(&format!("/dev/{name} ")) && bind.contains("MS_BIND"),
+            "{bind}"
+        );
     }
     assert_eq!(
         calls[index(&calls, "symlink", "/r/dev/ptmx")].detail,

@@ -239,3 +239,88 @@ pub fn cloexec_from_3() -> nix::Result<()> {
     };
     Errno::result(res).map(drop)
 }
+
+/// A detached, read-only bind mount of the file `program`, as an `O_PATH`
+/// descriptor: open_tree(2) with `OPEN_TREE_CLONE` clones a bind mount that
+/// is attached nowhere (no path reaches it, mountinfo does not list it), and
+/// mount_setattr(2) makes it read-only. Executing `/proc/self/fd/N` gives the
+/// process a `/proc/self/exe` on that mount: writing through it fails with
+/// EROFS, so a container that gets hold of it cannot overwrite the strata
+/// binary (CVE-2019-5736). Needs CAP_SYS_ADMIN (Linux 5.12). The mount lives
+/// as long as the descriptor or a process executing from it.
+pub fn readonly_clone(program: &std::path::Path) -> nix::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(program.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `path` is a NUL-terminated string that outlives the call; the
+    // flags are plain integers.
+    let fd = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
+        )
+    })?;
+    // SAFETY: open_tree returned a new descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    mount_setattr(
+        fd.as_raw_fd(),
+        c"",
+        libc::AT_EMPTY_PATH,
+        libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
+    )?;
+    Ok(fd)
+}
+
+/// Makes this process non-dumpable: until its next exec, processes without
+/// CAP_SYS_PTRACE (a container's root) can neither ptrace it nor open its
+/// `/proc/<pid>/{exe,fd,mem,environ}`, as runc's init does while it sits in
+/// a container's PID namespace. exec(2) resets the flag for the container's
+/// own command.
+pub fn set_not_dumpable() -> nix::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }).map(drop)
+}
+
+/// Adds `nodev` to the mount at `path` and, recursively, to every mount
+/// below it (mount_setattr(2) with AT_RECURSIVE, Linux 5.12), leaving their
+/// other flags alone, unlike a bind remount, which replaces them all.
+pub fn set_nodev_recursive(path: &std::path::Path) -> nix::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    mount_setattr(
+        libc::AT_FDCWD,
+        &path,
+        libc::AT_RECURSIVE,
+        libc::MOUNT_ATTR_NODEV,
+    )
+}
+
+/// mount_setattr(2): sets the `set` attributes (MOUNT_ATTR_*) on the mount
+/// at `dirfd`/`path`, clearing none.
+fn mount_setattr(
+    dirfd: RawFd,
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    set: u64,
+) -> nix::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `path` and `attr` outlive the call and the size of `attr` is
+    // passed with it; `dirfd` is a descriptor or AT_FDCWD.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            path.as_ptr(),
+            flags,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    })
+    .map(drop)
+}

@@ -45,6 +45,9 @@ pub trait Syscall {
     fn read_link(&self, path: &Path) -> Option<PathBuf>;
     /// Whether `path` exists, and whether it is a directory (symlinks followed).
     fn stat_kind(&self, path: &Path) -> Option<FileKind>;
+    /// Adds `nodev` to the mount at `path` and every mount below it, leaving
+    /// their other flags as they are.
+    fn set_nodev(&self, path: &Path) -> nix::Result<()>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +156,10 @@ impl Syscall for LinuxSyscall {
 
     fn read_link(&self, path: &Path) -> Option<PathBuf> {
         std::fs::read_link(path).ok()
+    }
+
+    fn set_nodev(&self, path: &Path) -> nix::Result<()> {
+        super::sys::set_nodev_recursive(path)
     }
 
     fn stat_kind(&self, path: &Path) -> Option<FileKind> {
@@ -405,5 +412,11 @@ impl Syscall for FakeSyscall {
         } else {
             None
         }
+    }
+
+    fn set_nodev(&self, path: &Path) -> nix::Result<()> {
+        self.require(path)?;
+        self.record("nodev", path, String::new());
+        Ok(())
     }
 }

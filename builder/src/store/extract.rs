@@ -7,7 +7,8 @@
 //! component must be a real directory created by this extraction, never a
 //! symlink (a symlink in the layer is stored, never followed); missing parents
 //! are created. Whiteouts for `.`/`..` and overlay-private xattrs in the
-//! archive are refused or dropped.
+//! archive are refused or dropped. GNU sparse entries are refused (their
+//! holes would expand to zeros: a tar bomb).
 //!
 //! OCI -> overlay format: `.wh.<name>` becomes a 0/0 character device `<name>`;
 //! `.wh..wh..opq` sets `trusted.overlay.opaque=y` on its directory; other
@@ -185,7 +186,16 @@ fn extract_entry<R: Read>(
                 fs::create_dir(&path).map_err(io_err(&path))?;
             }
         }
-        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+        EntryType::GNUSparse => {
+            // Its holes would be written out as zeros: a few header bytes
+            // can declare petabytes. Image tools never write sparse entries
+            // (the OCI image spec says they SHOULD NOT be used).
+            return Err(unsafe_entry(
+                &raw,
+                "GNU sparse file (not allowed in a layer)",
+            ));
+        }
+        EntryType::Regular | EntryType::Continuous => {
             clear_target(&path, false)?;
             let mut file = File::options()
                 .write(true)

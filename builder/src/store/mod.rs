@@ -82,7 +82,7 @@ pub use import::{ImportOptions, RootfsSource};
 pub use layers::Layer;
 pub use layout::Layout;
 pub use lease::MountLease;
-pub use reference::Reference;
+pub use reference::{Reference, familiar_repository};
 pub use remove::Removed;
 pub use tarwrite::{TarSummary, digest_tree, write_tree_tar};
 

@@ -168,9 +168,17 @@ fn familiar(domain: &str, path: &str) -> String {
     if domain != DEFAULT_DOMAIN {
         return format!("{domain}/{path}");
     }
-    match path.strip_prefix(OFFICIAL_PREFIX) {
-        Some(rest) if !rest.contains('/') => rest.to_string(),
-        _ => path.to_string(),
+    let short = match path.strip_prefix(OFFICIAL_PREFIX) {
+        Some(rest) if !rest.contains('/') => rest,
+        _ => path,
+    };
+    // `docker.io/evil.com/x` must not shorten to `evil.com/x`, which names
+    // another registry (Docker prints it so; found by fuzzing): keep the
+    // domain whenever the short form would not parse back to this image.
+    if split_domain(short) == (DEFAULT_DOMAIN, short) {
+        short.to_string()
+    } else {
+        format!("{domain}/{path}")
     }
 }
 

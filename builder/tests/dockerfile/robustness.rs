@@ -5,21 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use builder::dockerfile::{ParseOptions, expand, ignore, parse};
-
-/// A small deterministic PRNG (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use builder::fuzz::Rng;
 
 /// Fragments that reach the parser's special cases.
 const TOKENS: &[&str] = &[
@@ -105,7 +91,7 @@ fn mutate(rng: &mut Rng, seed: &str) -> String {
                 let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
                 bytes.splice(at..at, t.iter().copied());
             }
-            2 if at < bytes.len() => bytes[at] = rng.next() as u8,
+            2 if at < bytes.len() => bytes[at] = rng.next_u64() as u8,
             _ => {
                 let len = rng.below(64).min(bytes.len().saturating_sub(at));
                 let chunk: Vec<u8> = bytes[at..at + len].to_vec();

@@ -57,15 +57,9 @@ impl Reference {
     }
 
     /// Docker's short form: `busybox:latest`, `me/app:1`, `localhost:5000/x:1`.
+    /// The store's familiar form, so it always parses back to this image.
     pub fn familiar(&self) -> String {
-        let repo = if self.registry == DOCKER_HUB {
-            self.repository
-                .strip_prefix("library/")
-                .unwrap_or(&self.repository)
-                .to_string()
-        } else {
-            self.full_repository()
-        };
+        let repo = crate::store::familiar_repository(&self.full_repository());
         format!("{repo}:{}", self.tag_or_latest())
     }
 
