@@ -18,10 +18,15 @@ mod context;
 mod copy;
 mod error;
 mod fsutil;
+mod heredoc;
 mod interrupt;
+mod mounts;
 mod recover;
 mod run;
+mod run_step;
 mod stage;
+mod transfer;
+mod view;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,6 +38,7 @@ pub use cache::{Explanation, Inputs};
 pub use context::unpack_context;
 pub use error::{BuildError, Result};
 pub use interrupt::interrupt;
+pub use mounts::{SecretSource, parse_secret};
 
 /// What to build and how.
 #[derive(Debug, Clone)]
@@ -58,6 +64,8 @@ pub struct BuildOptions {
     /// `--explain`: compute every step's key and compare it with the
     /// catalog, without running anything.
     pub explain_only: bool,
+    /// `--secret id=X,src=FILE`: what `RUN --mount=type=secret` mounts.
+    pub secrets: BTreeMap<String, SecretSource>,
 }
 
 impl BuildOptions {
@@ -73,6 +81,7 @@ impl BuildOptions {
             source_date_epoch: None,
             network_none: false,
             explain_only: false,
+            secrets: BTreeMap::new(),
         }
     }
 }

@@ -162,6 +162,11 @@ pub fn build(
     opts.labels = labels(&args.labels)?;
     opts.explain_only = args.explain;
     opts.network_none = args.network == "none";
+    for spec in &args.secrets {
+        let (id, source) =
+            build::parse_secret(spec).map_err(|e| anyhow::anyhow!("--secret: {e}"))?;
+        opts.secrets.insert(id, source);
+    }
     watch_signals()?;
     let store = open_store(root)?;
     let mut progress = Progress {
