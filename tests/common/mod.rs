@@ -39,4 +39,5 @@ pub fn require_root_and_fuse() {
 }
 
 pub mod busybox;
+pub mod pty;
 pub mod runtime;

@@ -184,7 +184,12 @@ impl<'a> Runner<'a> {
         // for the key and the copy.
         let from_view = self.mount_from_view(instr, results)?;
         // Heredoc files of COPY/ADD live here until the step is done.
-        let heredocs = Scratch(self.store.staging_dir("heredoc")?);
+        let heredocs = match &instr.command {
+            Command::Copy(t) | Command::Add(t) if !t.heredocs.is_empty() => {
+                Some(Scratch(self.store.staging_dir("heredoc")?))
+            }
+            _ => None,
+        };
         let plan = match &instr.command {
             Command::Copy(t) | Command::Add(t) => {
                 let ctx = from_view.as_ref().map(|v| &v.ctx).unwrap_or(self.ctx);
@@ -199,7 +204,7 @@ impl<'a> Runner<'a> {
                     d
                 };
                 let add = matches!(instr.command, Command::Add(_));
-                Some(transfer::plan(t, add, ctx, dest, &heredocs, line)?)
+                Some(transfer::plan(t, add, ctx, dest, heredocs.as_ref(), line)?)
             }
             _ => None,
         };

@@ -24,14 +24,14 @@ use super::heredoc;
 use crate::dockerfile::Transfer;
 use crate::dockerfile::ignore::Matcher;
 
-/// Builds the plan. `scratch` receives heredoc files and must outlive the
-/// plan. `dest` is already absolute (WORKDIR applied).
+/// Builds the plan. `scratch` (given when there are heredocs) receives the
+/// heredoc files and must outlive the plan. `dest` is already absolute (WORKDIR applied).
 pub fn plan(
     t: &Transfer,
     add: bool,
     ctx: &Context,
     dest: String,
-    scratch: &Scratch,
+    scratch: Option<&Scratch>,
     line: usize,
 ) -> Result<Plan> {
     if t.sources
@@ -71,7 +71,7 @@ pub fn plan(
             sources.push(s);
         }
     }
-    if !t.heredocs.is_empty() {
+    if let Some(scratch) = scratch.filter(|_| !t.heredocs.is_empty()) {
         let docs = heredoc::copy_sources(&scratch.0, &t.heredocs, line)?;
         for s in docs {
             relocate.push(PathBuf::from(&s.rel));
