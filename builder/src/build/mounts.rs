@@ -361,7 +361,13 @@ impl MountPlan {
             }
             let mode = m.mode.unwrap_or(0o755);
             set_meta(&fresh, mode, m.uid.unwrap_or(0), m.gid.unwrap_or(0), None)?;
-            fs::rename(&fresh, &cache).map_err(io_err(&cache))?;
+            // Another build may have made it meanwhile: theirs wins, ours
+            // goes with the staging.
+            if let Err(e) = fs::rename(&fresh, &cache)
+                && !cache.is_dir()
+            {
+                return Err(io_err(&cache)(e));
+            }
         }
         Ok(cache)
     }
