@@ -34,6 +34,7 @@ COPY --parents a/one.txt b/./c/two.txt /p/
 COPY --parents x/*/f.txt /q
 COPY --exclude=**/*.log --exclude=skip dir /e/
 COPY --exclude=*.txt hom* /g/
+COPY --parents --exclude=**/*.log dir/sub /pd
 ",
     );
     let (id, _) = f.build_ok(&[]);
@@ -50,6 +51,9 @@ COPY --exclude=*.txt hom* /g/
         assert!(f.file(&id, gone).is_none(), "{gone} was copied");
     }
     assert_eq!(f.read(&id, "/g/home.md"), "home.md");
+    // A directory source keeps its path; --exclude applies inside it.
+    assert_eq!(f.read(&id, "/pd/dir/sub/keep2"), "dir/sub/keep2");
+    assert!(f.file(&id, "/pd/dir/sub/b.log").is_none());
     // An excluded file does not take part in the key.
     f.write("dir/a.log", "changed");
     let (again, out) = f.build_ok(&[]);

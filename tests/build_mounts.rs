@@ -70,13 +70,14 @@ fn bind_and_tmpfs_mounts() {
     f.write(
         "Dockerfile",
         "FROM busybox AS src
-RUN echo from-stage > /made
+RUN echo from-stage > /made && mkdir /seed && echo seeded > /seed/file
 FROM busybox
 RUN --mount=type=bind,source=data,target=/mnt cat /mnt/f > /got && test ! -e /mnt/hidden && ! touch /mnt/new 2>/dev/null
 RUN --mount=type=bind,from=src,source=/made,target=/m cat /m > /got2
 RUN --mount=type=bind,source=data,target=/mnt,rw echo w > /mnt/f && cat /mnt/f > /got3
 RUN --mount=type=tmpfs,target=/t echo x > /t/x && ls /t > /got4
 RUN test ! -e /t/x && test ! -e /mnt/f
+RUN --mount=type=cache,id=seeded,target=/s,from=src,source=/seed cat /s/file > /got5
 ",
     );
     let (id, _) = f.build_ok(&[]);
@@ -84,13 +85,15 @@ RUN test ! -e /t/x && test ! -e /mnt/f
     assert_eq!(f.read(&id, "/got2"), "from-stage\n");
     assert_eq!(f.read(&id, "/got3"), "w\n");
     assert_eq!(f.read(&id, "/got4"), "x\n");
+    // A cache mount seeded from a stage's directory when first created.
+    assert_eq!(f.read(&id, "/got5"), "seeded\n");
     // rw writes are discarded: the context is untouched.
     assert_eq!(
         std::fs::read_to_string(f.ctx.join("data/f")).unwrap(),
         "ctx\n"
     );
     for l in f.layers(&id) {
-        for p in ["mnt", "m", "t"] {
+        for p in ["mnt", "m", "t", "s"] {
             assert!(!path_exists(&l.join(p)), "{p} in {}", l.display());
         }
     }
