@@ -214,30 +214,6 @@ fn context_from_a_tar_on_stdin() {
 }
 
 #[test]
-fn tty_progress_folds_finished_steps() {
-    let f = Fixture::new();
-    f.write("Dockerfile", "FROM busybox\nRUN echo step-output\n");
-    let out = common::store::strata(
-        &f.root,
-        &[
-            "image",
-            "build",
-            "--progress",
-            "tty",
-            f.ctx.to_str().unwrap(),
-        ],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    // Output shown dimmed while running, then header + output folded away.
-    assert!(err.contains("\x1b[2m  step-output\x1b[0m\n"), "{err:?}");
-    assert!(
-        err.contains("\x1b[3F\x1b[J#2 [2/2] RUN echo step-output DONE "),
-        "{err:?}"
-    );
-}
-
-#[test]
 fn onbuild_triggers_run_in_the_child_and_shell_changes_run() {
     let f = Fixture::new();
     f.write(

@@ -5,26 +5,10 @@
 mod common;
 mod container_support;
 
-use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 
+use common::pty::read_until;
 use container_support::Fixture;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-
-/// Reads the terminal until `needle` shows up (a long poll is a hang guard).
-fn read_until(master: &OwnedFd, seen: &mut String, needle: &str) {
-    let mut buf = [0u8; 4096];
-    while !seen.contains(needle) {
-        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
-        let n = poll(&mut fds, PollTimeout::from(60_000u16)).unwrap();
-        assert!(n > 0, "nothing while waiting for {needle:?}; got {seen:?}");
-        match nix::unistd::read(master, &mut buf) {
-            Ok(0) | Err(nix::Error::EIO) => panic!("EOF waiting for {needle:?}; got {seen:?}"),
-            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-}
 
 #[test]
 fn interactive_tty_session() {

@@ -58,6 +58,14 @@ impl Fixture {
         (std::fs::read_to_string(&iid).unwrap(), err)
     }
 
+    /// Builds, asserts failure; returns the progress and error output.
+    pub fn build_fails(&self, args: &[&str]) -> String {
+        let out = self.build(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "build succeeded: {err}");
+        err
+    }
+
     pub fn inspect(&self, image: &str) -> serde_json::Value {
         let out = strata_ok(&self.root, &["image", "inspect", image]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();

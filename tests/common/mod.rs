@@ -40,4 +40,5 @@ pub fn require_root_and_fuse() {
 
 pub mod busybox;
 pub mod hostile_tar;
+pub mod pty;
 pub mod runtime;

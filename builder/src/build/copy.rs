@@ -27,6 +27,31 @@ pub struct Plan {
     /// ADD: local tars are extracted.
     pub add: bool,
     pub line: usize,
+    /// `COPY --parents`: where each source lands under the destination
+    /// (its path relative to the context, or to its `/./` pivot).
+    pub relocate: Option<Vec<PathBuf>>,
+}
+
+/// The key inputs of `sources`: every entry's path, mode, owner and
+/// content digest, sorted by path. Mode and owner are left out when
+/// `--chmod`/`--chown` override them.
+pub fn source_inputs(sources: &[Source], chmod: bool, chown: bool) -> Result<Vec<FileInput>> {
+    let mut out = Vec::new();
+    for s in sources {
+        for e in &s.entries {
+            let (mode, uid, gid) = entry_owner_mode(e);
+            out.push(FileInput {
+                path: e.rel.clone(),
+                mode: (!chmod).then_some(mode),
+                uid: (!chown).then_some(uid),
+                gid: (!chown).then_some(gid),
+                digest: entry_digest(e)?,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
 }
 
 /// Parses `--chmod` (octal only, as Docker's classic builder).
@@ -40,22 +65,7 @@ pub fn parse_chmod(s: &str, line: usize) -> Result<u32> {
 impl Plan {
     /// The key inputs: every entry's path, mode, owner and content digest.
     pub fn inputs(&self) -> Result<Vec<FileInput>> {
-        let mut out = Vec::new();
-        for s in &self.sources {
-            for e in &s.entries {
-                let (mode, uid, gid) = entry_owner_mode(e);
-                out.push(FileInput {
-                    path: e.rel.clone(),
-                    mode: self.chmod.is_none().then_some(mode),
-                    uid: self.chown.is_none().then_some(uid),
-                    gid: self.chown.is_none().then_some(gid),
-                    digest: entry_digest(e)?,
-                });
-            }
-        }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out.dedup_by(|a, b| a.path == b.path);
-        Ok(out)
+        source_inputs(&self.sources, self.chmod.is_some(), self.chown.is_some())
     }
 
     /// Writes the sources into `layer` (an empty dir that becomes the layer).
@@ -74,23 +84,31 @@ impl Plan {
                 format!("{}: too many levels of symbolic links", self.dest),
             )
         })?;
-        let dest_is_dir = self.dest.ends_with('/')
+        let dest_is_dir = self.relocate.is_some()
+            || self.dest.ends_with('/')
             || self.dest.ends_with("/.")
             || self.sources.len() > 1
             || dest.as_os_str().is_empty()
             || is_dir_in(lowerdirs, &dest);
-        for s in &self.sources {
+        for (i, s) in self.sources.iter().enumerate() {
             let first = &s.entries[0];
+            let moved = self.relocate.as_ref().and_then(|r| r.get(i));
             if s.is_dir {
-                make_parents(layer, lowerdirs, &dest.join("x"))?;
+                let dir = match moved {
+                    Some(r) => dest.join(r),
+                    None => dest.clone(),
+                };
+                make_parents(layer, lowerdirs, &dir.join("x"))?;
                 for e in &s.entries[1..] {
-                    self.put(e, &layer.join(&dest).join(&e.sub), uid, gid)?;
+                    self.put(e, &layer.join(&dir).join(&e.sub), uid, gid)?;
                 }
             } else if self.add && is_archive(&first.abs)? {
                 make_parents(layer, lowerdirs, &dest.join("x"))?;
                 self.extract(&first.abs, &layer.join(&dest))?;
             } else {
-                let target = if dest_is_dir {
+                let target = if let Some(r) = moved {
+                    dest.join(r)
+                } else if dest_is_dir {
                     let name = Path::new(&s.rel)
                         .file_name()
                         .map(PathBuf::from)

@@ -18,9 +18,14 @@ mod context;
 mod copy;
 mod error;
 mod fsutil;
+mod heredoc;
 mod interrupt;
+mod mounts;
 mod run;
+mod run_step;
 mod stage;
+mod transfer;
+mod view;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,6 +37,7 @@ pub use cache::{Explanation, Inputs};
 pub use context::unpack_context;
 pub use error::{BuildError, Result};
 pub use interrupt::interrupt;
+pub use mounts::{SecretSource, parse_secret};
 
 /// What to build and how.
 #[derive(Debug, Clone)]
@@ -57,6 +63,8 @@ pub struct BuildOptions {
     /// `--explain`: compute every step's key and compare it with the
     /// catalog, without running anything.
     pub explain_only: bool,
+    /// `--secret id=X,src=FILE`: what `RUN --mount=type=secret` mounts.
+    pub secrets: BTreeMap<String, SecretSource>,
 }
 
 impl BuildOptions {
@@ -72,6 +80,7 @@ impl BuildOptions {
             source_date_epoch: None,
             network_none: false,
             explain_only: false,
+            secrets: BTreeMap::new(),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::Event;
 use super::error::{BuildError, Result, io_err};
 use super::fsutil::{Scratch, lookup, make_dir_like, make_parents};
-use crate::runtime::{ContainerSpec, NetworkMode, ProcessSpec, Runtime, Stdio};
+use crate::runtime::{BindMount, ContainerSpec, NetworkMode, ProcessSpec, Runtime, Stdio};
 use crate::store::{Layer, Store};
 
 /// Lines of output a failed RUN shows.
@@ -27,6 +27,8 @@ pub struct RunStep<'a> {
     pub init_program: &'a Path,
     /// SOURCE_DATE_EPOCH: clamp the new layer's file times.
     pub epoch: Option<i64>,
+    /// `RUN --mount`s and heredoc scripts, applied by the runtime.
+    pub binds: Vec<BindMount>,
 }
 
 /// Mount points the runtime needs. When the image lacks them they are
@@ -64,6 +66,7 @@ pub fn run(
         line: step.line,
         source,
     })?;
+    let stubs = mount_stubs(&merged, &step.binds);
     let status = run_container(&merged, &state, step, output, step_no);
     mount.unmount().map_err(|source| BuildError::Mount {
         line: step.line,
@@ -79,7 +82,8 @@ pub fn run(
             store_full: filesystem_full(&upper),
         });
     }
-    drop_copied_up_parents(&upper, lowerdirs)?;
+    let parents = remove_stubs(&upper, &stubs)?;
+    drop_copied_up_parents(&upper, lowerdirs, &parents)?;
     if let Some(epoch) = step.epoch {
         super::fsutil::clamp_times(&upper, epoch)?;
     }
@@ -108,6 +112,7 @@ fn run_container(
     let hostname = format!("build-{}", std::process::id());
     let mut spec = ContainerSpec::new(merged, state, &hostname, process);
     spec.network = step.network;
+    spec.mounts = step.binds.clone();
     let (read, write) = nix::unistd::pipe().map_err(|e| BuildError::Io {
         path: PathBuf::from("pipe"),
         source: e.into(),
@@ -177,12 +182,72 @@ fn make_init_layer(init: &Path, lowerdirs: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// The paths (relative to the rootfs) the runtime will create as mount
+/// points for `binds`: the missing part of each target, resolved inside
+/// `merged` as the runtime resolves it. A target that cannot be resolved
+/// makes the runtime fail, so it has no stubs.
+fn mount_stubs(merged: &Path, binds: &[BindMount]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for b in binds {
+        let Ok(abs) = crate::runtime::rootfs::resolve_in_root(merged, &b.destination) else {
+            continue;
+        };
+        let Ok(rel) = abs.strip_prefix(merged) else {
+            continue;
+        };
+        let mut cur = PathBuf::new();
+        let mut missing = false;
+        for c in rel.components() {
+            cur.push(c);
+            missing = missing || fs::symlink_metadata(merged.join(&cur)).is_err();
+            if missing && !out.contains(&cur) {
+                out.push(cur.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Removes the mount points the runtime created (BuildKit's stub cleaner):
+/// deepest first, each only if still an empty directory or empty file (the
+/// step may have put something there). Returns the existing parents of the
+/// removed stubs, which the union fs may have copied up unchanged.
+fn remove_stubs(upper: &Path, stubs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut sorted: Vec<&PathBuf> = stubs.iter().collect();
+    sorted.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    let mut parents = Vec::new();
+    for rel in sorted {
+        let p = upper.join(rel);
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if m.is_dir() && fs::read_dir(&p).is_ok_and(|mut r| r.next().is_none()) {
+            fs::remove_dir(&p).map_err(io_err(&p))?;
+        } else if m.is_file() && m.len() == 0 {
+            fs::remove_file(&p).map_err(io_err(&p))?;
+        } else {
+            continue;
+        }
+        let mut a = rel.parent();
+        while let Some(d) = a.filter(|d| !d.as_os_str().is_empty()) {
+            if !stubs.iter().any(|s| s == d) && !parents.iter().any(|q: &PathBuf| q == d) {
+                parents.push(d.to_path_buf());
+            }
+            a = d.parent();
+        }
+    }
+    parents.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    Ok(parents)
+}
+
 /// Removes from `upper` the mount points' parents the union fs copied up
 /// without changing them (empty, not opaque, same mode and owner as below):
-/// they would only add a directory entry to the layer.
-fn drop_copied_up_parents(upper: &Path, lowerdirs: &[PathBuf]) -> Result<()> {
+/// they would only add a directory entry to the layer. `more`: further such
+/// directories (parents of removed mount stubs), deepest first.
+fn drop_copied_up_parents(upper: &Path, lowerdirs: &[PathBuf], more: &[PathBuf]) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
-    for d in ["etc", "dev", "proc", "sys"] {
+    let fixed = ["etc", "dev", "proc", "sys"].map(PathBuf::from);
+    for d in more.iter().chain(fixed.iter()) {
         let p = upper.join(d);
         let Ok(m) = fs::symlink_metadata(&p) else {
             continue;
@@ -191,7 +256,7 @@ fn drop_copied_up_parents(upper: &Path, lowerdirs: &[PathBuf]) -> Result<()> {
         let opaque = crate::store::sys::get_xattr(&p, "trusted.overlay.opaque".as_ref())
             .map_err(io_err(&p))?
             .is_some();
-        let same = lookup(lowerdirs, Path::new(d)).is_some_and(|(_, l)| {
+        let same = lookup(lowerdirs, d).is_some_and(|(_, l)| {
             l.is_dir() && (l.mode(), l.uid(), l.gid()) == (m.mode(), m.uid(), m.gid())
         });
         if empty && !opaque && same {

@@ -6,31 +6,32 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::cache::{self, Inputs};
-use super::config::{self, argv};
+use super::config;
 use super::context::Context;
-use super::copy::{Plan, parse_chmod};
+use super::copy::Plan;
 use super::error::{Result, step_err};
 use super::fsutil::{Scratch, clamp_times, image_rel, is_dir_in, make_dir_like, make_parents};
-use super::run::{self, RunStep};
-use super::{BuildOptions, Event};
-use crate::dockerfile::{self, Base, Command, Dockerfile, FromRef, Instruction, Stage};
+use super::mounts::MountPlan;
+use super::view::{View, mount_image};
+use super::{BuildOptions, Event, heredoc, transfer};
+use crate::dockerfile::{Base, Command, Dockerfile, FromRef, Instruction, Stage};
 use crate::store::{Image, ImageConfig, ImageId, Layer, Store, time};
 
 pub struct Runner<'a> {
-    store: &'a Store,
-    opts: &'a BuildOptions,
+    pub(super) store: &'a Store,
+    pub(super) opts: &'a BuildOptions,
     df: &'a Dockerfile,
     ctx: &'a Context,
-    events: &'a mut dyn FnMut(Event),
-    step: usize,
+    pub(super) events: &'a mut dyn FnMut(Event),
+    pub(super) step: usize,
     cached: usize,
     ran: usize,
 }
 
 /// The image a stage is at.
-struct State {
+pub(super) struct State {
     id: Option<ImageId>,
-    cfg: ImageConfig,
+    pub(super) cfg: ImageConfig,
     /// A step missed the cache: this and later steps run.
     missed: bool,
     /// CMD set in this stage (ENTRYPOINT keeps it).
@@ -185,20 +186,15 @@ impl<'a> Runner<'a> {
         // COPY --from: a read-only view of the source image, kept mounted
         // for the key and the copy.
         let from_view = self.mount_from_view(instr, results)?;
+        // Heredoc files of COPY/ADD live here until the step is done.
+        let heredocs = match &instr.command {
+            Command::Copy(t) | Command::Add(t) if !t.heredocs.is_empty() => {
+                Some(Scratch(self.store.staging_dir("heredoc")?))
+            }
+            _ => None,
+        };
         let plan = match &instr.command {
             Command::Copy(t) | Command::Add(t) => {
-                if t.sources.iter().any(|s| s.contains("://")) {
-                    return Err(step_err(
-                        line,
-                        "ADD from a URL is not supported: builds are offline; download the file into the context",
-                    ));
-                }
-                if !t.heredocs.is_empty() || t.parents || !t.exclude.is_empty() {
-                    return Err(step_err(
-                        line,
-                        "COPY/ADD heredocs, --parents and --exclude are not supported yet",
-                    ));
-                }
                 let ctx = from_view.as_ref().map(|v| &v.ctx).unwrap_or(self.ctx);
                 let dest = if t.dest.starts_with('/') {
                     t.dest.clone()
@@ -210,19 +206,15 @@ impl<'a> Runner<'a> {
                     }
                     d
                 };
-                Some(Plan {
-                    sources: ctx.sources(&t.sources, line)?,
-                    dest,
-                    chown: t.chown.clone(),
-                    chmod: t
-                        .chmod
-                        .as_deref()
-                        .map(|m| parse_chmod(m, line))
-                        .transpose()?,
-                    add: matches!(instr.command, Command::Add(_)) && t.unpack != Some(false),
-                    line,
-                })
+                let add = matches!(instr.command, Command::Add(_));
+                Some(transfer::plan(t, add, ctx, dest, heredocs.as_ref(), line)?)
             }
+            _ => None,
+        };
+        let mounts = match &instr.command {
+            Command::Run(r) if !r.mounts.is_empty() => Some(MountPlan::new(
+                self.store, instr, &r.mounts, self.ctx, results,
+            )?),
             _ => None,
         };
         let mut instruction = instr.expanded.clone();
@@ -236,14 +228,23 @@ impl<'a> Runner<'a> {
             // `--network none` for the build changes what RUN sees.
             instruction.push_str(" # network=none");
         }
+        let mut files = match &plan {
+            Some(p) => p.inputs()?,
+            None => Vec::new(),
+        };
+        if let Command::Run(r) = &instr.command {
+            files.extend(heredoc::run_inputs(r));
+        }
+        if let Some(m) = &mounts {
+            let (note, more) = m.key()?;
+            instruction.push_str(&note);
+            files.extend(more);
+        }
         let inputs = Inputs {
             parent: st.parent_key(),
             instruction,
             args: instr.args.clone(),
-            files: match &plan {
-                Some(p) => p.inputs()?,
-                None => Vec::new(),
-            },
+            files,
         };
         if self.opts.explain_only {
             let explanation = if st.missed {
@@ -285,7 +286,7 @@ impl<'a> Runner<'a> {
             });
         }
         st.missed = true;
-        self.execute(st, instr, plan.as_ref())
+        self.execute(st, instr, plan.as_ref(), mounts.as_ref())
             .map_err(|e| in_step(e, line, &instr.expanded))?;
         let mut id = self.store.put_image(&st.cfg, st.id.as_ref())?;
         if self.opts.no_cache {
@@ -327,89 +328,29 @@ impl<'a> Runner<'a> {
                 id
             }
         };
-        let img = self.image(&image)?;
-        let lowerdirs = self.store.image_lowerdirs(&img)?;
-        let scratch = Scratch(self.store.staging_dir("from")?);
-        let merged = scratch.0.join("merged");
-        let empty = scratch.0.join("empty");
-        for d in [&merged, &empty] {
-            std::fs::create_dir(d).map_err(super::error::io_err(d))?;
-        }
-        let lowerdirs = if lowerdirs.is_empty() {
-            vec![empty]
-        } else {
-            lowerdirs
-        };
-        let config = overlayfs::Config {
-            lowerdirs,
-            ..Default::default()
-        };
-        let mount = overlayfs::mount(config, &merged)
-            .map_err(|source| super::BuildError::Mount { line, source })?;
-        let ctx = Context::open_plain(&merged)?;
+        let view = mount_image(self.store, &image, false, line)?;
+        let ctx = Context::open_plain(&view.root)?;
         Ok(Some(FromView {
             image,
             ctx,
-            _mount: mount,
-            _scratch: scratch,
+            _view: view,
         }))
     }
 
     /// Runs a step that missed the cache, updating `st.cfg`.
-    fn execute(&mut self, st: &mut State, instr: &Instruction, plan: Option<&Plan>) -> Result<()> {
+    fn execute(
+        &mut self,
+        st: &mut State,
+        instr: &Instruction,
+        plan: Option<&Plan>,
+        mounts: Option<&MountPlan>,
+    ) -> Result<()> {
         let line = instr.lines.start;
         let created = self.created();
         let nop = format!("/bin/sh -c #(nop) {}", instr.expanded);
         let lowerdirs = st.lowerdirs(self.store)?;
         let layer: Option<(Layer, String)> = match &instr.command {
-            Command::Run(r) => {
-                if !r.heredocs.is_empty() || !r.mounts.is_empty() {
-                    return Err(step_err(
-                        line,
-                        "RUN heredocs and --mount are not supported yet",
-                    ));
-                }
-                let rc = &st.cfg.config;
-                let args = argv(rc, &r.command);
-                // Build args are in RUN's environment; ENV wins over ARG.
-                let mut env = rc.env.clone();
-                for (k, v) in &instr.args {
-                    if !config::env_pairs(&rc.env).iter().any(|(ek, _)| ek == k) {
-                        env.push(format!("{k}={v}"));
-                    }
-                }
-                let step = RunStep {
-                    args: args.clone(),
-                    env,
-                    cwd: if rc.working_dir.is_empty() {
-                        "/".into()
-                    } else {
-                        rc.working_dir.clone()
-                    },
-                    user: rc.user.clone(),
-                    network: match r.network {
-                        Some(dockerfile::NetworkMode::None) => crate::runtime::NetworkMode::None,
-                        None if self.opts.network_none => crate::runtime::NetworkMode::None,
-                        _ => crate::runtime::NetworkMode::Host,
-                    },
-                    line,
-                    init_program: &self.opts.init_program,
-                    epoch: self.opts.source_date_epoch,
-                };
-                let no = self.step;
-                let events = &mut *self.events;
-                let layer = run::run(self.store, &lowerdirs, &step, events, no)?;
-                // BuildKit's spelling: build args in scope as `|N K=V ...`.
-                let mut by = String::from("RUN ");
-                if !instr.args.is_empty() {
-                    by.push_str(&format!("|{} ", instr.args.len()));
-                    for (k, v) in &instr.args {
-                        by.push_str(&format!("{k}={v} "));
-                    }
-                }
-                by.push_str(&args.join(" "));
-                Some((layer, by))
-            }
+            Command::Run(r) => Some(self.run_step(st, instr, r, &lowerdirs, mounts)?),
             Command::Copy(_) | Command::Add(_) => {
                 let plan = plan.ok_or_else(|| step_err(line, "no sources"))?;
                 let scratch = Scratch(self.store.staging_dir("copy")?);
@@ -457,13 +398,11 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// A mounted read-only view of a `COPY --from` source. Field order matters:
-/// the mount is dropped (unmounted) before its staging dir is removed.
+/// A mounted read-only view of a `COPY --from` source.
 struct FromView {
     image: ImageId,
     ctx: Context,
-    _mount: overlayfs::MountGuard,
-    _scratch: Scratch,
+    _view: View,
 }
 
 /// Names the step in errors that do not already (file and store errors:

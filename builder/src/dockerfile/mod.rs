@@ -64,6 +64,7 @@ pub use command::{
 };
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use instruction::KEYWORDS;
+pub(crate) use lexer::parse_heredoc_word;
 pub use lexer::{Directives, Heredoc};
 
 /// Args Docker defines without an ARG instruction (they can be set with

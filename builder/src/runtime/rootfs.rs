@@ -261,6 +261,13 @@ fn write_etc_files(sys: &dyn Syscall, spec: &ContainerSpec) -> Result<()> {
     Ok(())
 }
 
+/// [`container_path`] on the real filesystem, for callers outside the
+/// container (the builder resolves mount targets and `from=` sources the
+/// same way the runtime will, so neither can escape `root`).
+pub fn resolve_in_root(root: &Path, destination: &str) -> Result<PathBuf> {
+    container_path(&super::syscall::LinuxSyscall, root, destination)
+}
+
 /// `destination` (absolute, inside the container) as a host path under
 /// `root`, resolved as the kernel would after pivot_root: symlinks in the
 /// rootfs are followed with `root` as `/`, and `..` stops at `root` (runc's

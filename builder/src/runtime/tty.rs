@@ -73,6 +73,14 @@ impl Drop for WinchGuard {
     }
 }
 
+/// Columns of the terminal `fd` refers to (None when it is not one).
+pub fn columns(fd: BorrowedFd<'_>) -> Option<u16> {
+    sys::get_winsize(fd)
+        .ok()
+        .map(|ws| ws.ws_col)
+        .filter(|c| *c > 0)
+}
+
 fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
     if let Ok(ws) = sys::get_winsize(from) {
         let _ = sys::set_winsize(to, &ws);

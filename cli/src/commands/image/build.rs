@@ -56,6 +56,9 @@ pub struct BuildArgs {
     /// and `missing` are accepted, and both mean "use the local image".
     #[arg(long, value_name = "POLICY", value_parser = ["never", "missing"])]
     pub pull: Option<String>,
+    /// Secret for `RUN --mount=type=secret`: `id=ID,src=FILE` or `id=ID,env=VAR`; repeatable.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE")]
+    pub secrets: Vec<String>,
     /// Network of RUN steps: `default`/`host` (the host's) or `none`.
     #[arg(long, default_value = "default", value_parser = ["default", "host", "none"])]
     pub network: String,

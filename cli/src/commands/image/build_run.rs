@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context;
 use builder::build::{self, BuildError, BuildOptions, Event};
@@ -11,72 +14,87 @@ use builder::dockerfile::ParseOptions;
 use builder::store::Reference;
 
 use super::build::BuildArgs;
+use super::build_progress::{FRAME, TtyView};
 use crate::commands::context::open_store;
 
 /// Renders events. `quiet` prints nothing; plain prints one line per
-/// event; tty folds a finished step (its header and output) into one line.
+/// event; tty hands them to a [`TtyView`] (shared with the ticker thread
+/// that makes the elapsed time move while a step prints nothing).
 struct Progress {
     quiet: bool,
-    tty: bool,
+    tty: Option<Arc<Mutex<Live>>>,
     /// The running step's header, for error reports.
     current: String,
-    /// Terminal lines printed for the running step (tty mode).
-    printed: usize,
 }
 
-/// Longest output line shown in tty mode, so that folding (which counts
-/// lines) is not confused by wrapping.
+/// The tty view and the clock it runs on.
+struct Live {
+    view: TtyView,
+    start: Instant,
+}
+
+impl Live {
+    fn write(s: &str) {
+        if !s.is_empty() {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(s.as_bytes());
+            let _ = err.flush();
+        }
+    }
+}
+
+/// Width of the terminal on stderr (`COLUMNS` wins), minus one column so
+/// that a full line never wraps.
 fn tty_width() -> usize {
-    std::env::var("COLUMNS")
+    let cols = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse::<usize>().ok())
-        .unwrap_or(80)
-        .saturating_sub(1)
-        .max(20)
+        .or_else(|| {
+            use std::os::fd::AsFd;
+            builder::runtime::tty::columns(std::io::stderr().as_fd()).map(usize::from)
+        })
+        .unwrap_or(80);
+    cols.saturating_sub(1).max(20)
+}
+
+/// Redraws the live area while a build runs (the elapsed time ticks).
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(live: Arc<Mutex<Live>>) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(FRAME);
+                if let Ok(mut l) = live.lock() {
+                    let now = l.start.elapsed();
+                    let out = l.view.tick(now);
+                    Live::write(&out);
+                }
+            }
+        });
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Progress {
     fn event(&mut self, e: Event) {
-        if self.tty && !self.quiet {
-            return self.tty_event(e);
-        }
-        self.plain_event(e);
-    }
-
-    /// tty: `#N [i/n] TEXT ...` while running, output indented below it;
-    /// when the step ends, all of that is replaced by one line.
-    fn tty_event(&mut self, e: Event) {
-        let mut err = std::io::stderr().lock();
-        match e {
-            Event::Step { .. } => {
-                self.plain_event(e);
-                self.printed = 1;
-            }
-            Event::Output { line, .. } | Event::Miss { reason: line, .. } => {
-                let line: String = line.chars().take(tty_width() - 2).collect();
-                let _ = writeln!(err, "\x1b[2m  {line}\x1b[0m");
-                self.printed += 1;
-            }
-            Event::Cached { step } | Event::Done { step, .. } => {
-                let verdict = match e {
-                    Event::Done { secs, .. } => format!("DONE {secs:.1}s"),
-                    _ => "CACHED".to_string(),
-                };
-                if self.printed > 0 {
-                    // Up to the step's header, clear to the end of the screen.
-                    let _ = write!(err, "\x1b[{}F\x1b[J", self.printed);
-                }
-                let _ = writeln!(err, "#{step} {} {verdict}", self.current);
-                self.printed = 0;
-            }
-            other => {
-                drop(err);
-                self.plain_event(other);
-            }
-        }
-    }
-
-    fn plain_event(&mut self, e: Event) {
         if let Event::Step {
             stage,
             index,
@@ -93,6 +111,30 @@ impl Progress {
         if self.quiet {
             return;
         }
+        match &self.tty {
+            Some(live) => {
+                if let Ok(mut l) = live.lock() {
+                    let now = l.start.elapsed();
+                    let out = l.view.event(&e, &self.current, now);
+                    Live::write(&out);
+                }
+            }
+            None => self.plain_event(e),
+        }
+    }
+
+    /// Ends the live area (before anything else is printed).
+    fn finish(&self) {
+        if let Some(live) = &self.tty
+            && let Ok(mut l) = live.lock()
+        {
+            let now = l.start.elapsed();
+            let out = l.view.finish(now);
+            Live::write(&out);
+        }
+    }
+
+    fn plain_event(&mut self, e: Event) {
         let line = match e {
             Event::Step { step, .. } => format!("#{step} {}", self.current),
             Event::Output { step, line } => format!("#{step} {line}"),
@@ -162,15 +204,32 @@ pub fn build(
     opts.labels = labels(&args.labels)?;
     opts.explain_only = args.explain;
     opts.network_none = args.network == "none";
+    for spec in &args.secrets {
+        let (id, source) =
+            build::parse_secret(spec).map_err(|e| anyhow::anyhow!("--secret: {e}"))?;
+        opts.secrets.insert(id, source);
+    }
     watch_signals()?;
     let store = open_store(root)?;
+    let quiet = args.quiet || args.progress == "quiet";
+    // Progress goes to stderr, so `auto` means tty when stderr is one.
+    let tty = !quiet
+        && (args.progress == "tty" || (args.progress == "auto" && std::io::stderr().is_terminal()));
     let mut progress = Progress {
-        quiet: args.quiet || args.progress == "quiet",
-        tty: args.progress == "tty" || (args.progress == "auto" && std::io::stderr().is_terminal()),
+        quiet,
+        tty: tty.then(|| {
+            Arc::new(Mutex::new(Live {
+                view: TtyView::new(tty_width()),
+                start: Instant::now(),
+            }))
+        }),
         current: String::new(),
-        printed: 0,
     };
-    let built = match build::build(&store, &opts, &mut |e| progress.event(e)) {
+    let ticker = progress.tty.clone().map(Ticker::start);
+    let result = build::build(&store, &opts, &mut |e| progress.event(e));
+    drop(ticker);
+    progress.finish();
+    let built = match result {
         Ok(b) => b,
         Err(e) => {
             if let BuildError::RunFailed { tail, .. } = &e {

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 
 mod bootstrap;
 mod build;
+mod build_progress;
 mod build_run;
 mod export;
 mod history;
