@@ -147,8 +147,25 @@ fn kill_9_during_import() {
         keep_process: &no_process,
         keep_mounts: vec![],
     };
-    let tally = kill_loop(&op, &mut Rng::new("import"));
+    let mut rng = Rng::new("import");
+    let tally = kill_loop(&op, &mut rng);
     assert!(tally.killed > 0, "{tally:?}");
+
+    // The first command on a new store: killed while it creates the
+    // catalog and the layout (the first few ms), the store is still sound
+    // and the import works.
+    // (busybox.tar: the plain busybox tarball `seeded` made.)
+    let small = path_str(&work.path().join("busybox.tar"));
+    for round in 0..kills() {
+        let fresh = work.path().join(format!("fresh{round}"));
+        let mut child = spawn_strata(&fresh, &["image", "import", &small, "busybox"]);
+        std::thread::sleep(rng.delay(std::time::Duration::from_millis(40)));
+        let _ = child.kill();
+        child.wait().unwrap();
+        assert_sound(&fresh);
+        strata_ok(&fresh, &["image", "import", &small, "busybox"]);
+        assert_sound(&fresh);
+    }
 }
 
 /// A build context whose Dockerfile is `dockerfile` and holding `big`.

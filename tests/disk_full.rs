@@ -23,32 +23,48 @@ struct FullStore {
     root: PathBuf,
     filler: PathBuf,
     work: tempfile::TempDir,
+    /// Layer dirs and (layer rows, image rows) before the disk was filled.
+    before: (Vec<String>, (i64, i64)),
 }
 
 impl FullStore {
     fn new() -> FullStore {
+        FullStore::leaving(8 << 20)
+    }
+
+    /// The same, leaving `keep` bytes free (0: the disk is full before the
+    /// command starts, so even the catalog cannot grow).
+    fn leaving(keep: u64) -> FullStore {
         common::require_root_and_fuse();
         let fs = Tmpfs::new("64m");
         let work = tempfile::tempdir().unwrap();
         let root = fs.dir.join("store");
         let tar = busybox_tarball(work.path(), "");
         strata_ok(&root, &["image", "import", &path_str(&tar), "busybox"]);
+        let before = (layer_dirs(&root), catalog_rows(&root));
         let filler = fs.dir.join("filler");
         let free = fs.free();
-        let keep = 8u64 << 20;
         assert!(free > keep + (BIG as u64), "tmpfs too small: {free}");
         std::fs::write(&filler, vec![1u8; (free - keep) as usize]).unwrap();
+        if keep == 0 {
+            // Page rounding can leave a little: fill it with a second file.
+            let mut f = std::fs::File::create(fs.dir.join("filler2")).unwrap();
+            use std::io::Write;
+            while f.write_all(&[1u8; 4096]).is_ok() {}
+        }
         FullStore {
             _fs: fs,
             root,
             filler,
             work,
+            before,
         }
     }
 
     /// Runs the command expecting the disk-full failure; returns its line.
+    /// Nothing half-written on disk: no new layer dir, no staging, no mount
+    /// (the catalog is checked once there is space to open it again).
     fn fails_for_space(&self, args: &[&str], operation: &str) -> String {
-        let before = self.snapshot();
         let out = strata(&self.root, args);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_ne!(
@@ -64,29 +80,22 @@ impl FullStore {
             "the error must say no space is left: {line}"
         );
         assert!(line.contains(operation), "must name {operation}: {line}");
-        self.assert_nothing_half_written(&before);
+        assert_eq!(layer_dirs(&self.root), self.before.0, "layer dir added");
+        let tmp: Vec<_> = std::fs::read_dir(self.root.join("tmp"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(tmp.is_empty(), "staging kept: {tmp:?}");
+        assert_no_mounts(&self.root, &[]);
         eprintln!("{line}");
         line
     }
 
-    /// (layer dirs, catalog rows of layers, images, leases).
-    fn snapshot(&self) -> (Vec<String>, i64, i64) {
-        let mut dirs: Vec<String> = std::fs::read_dir(self.root.join("layers"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        dirs.sort();
-        let conn = rusqlite::Connection::open(self.root.join("catalog.db")).unwrap();
-        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
-        (
-            dirs,
-            count("SELECT COUNT(*) FROM layers"),
-            count("SELECT COUNT(*) FROM images"),
-        )
-    }
-
-    fn assert_nothing_half_written(&self, before: &(Vec<String>, i64, i64)) {
-        assert_eq!(&self.snapshot(), before, "layers or rows added");
+    /// Frees the space, runs `args` again: it must succeed now.
+    fn free_and_retry(&self, args: &[&str]) -> String {
+        std::fs::remove_file(&self.filler).unwrap();
+        let _ = std::fs::remove_file(self._fs.dir.join("filler2"));
+        assert_eq!(catalog_rows(&self.root), self.before.1, "rows added");
         let conn = rusqlite::Connection::open(self.root.join("catalog.db")).unwrap();
         let leases: i64 = conn
             .query_row(
@@ -96,21 +105,29 @@ impl FullStore {
             )
             .unwrap();
         assert_eq!(leases, 0, "leases kept");
-        let tmp: Vec<_> = std::fs::read_dir(self.root.join("tmp"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert!(tmp.is_empty(), "staging kept: {tmp:?}");
-        assert_no_mounts(&self.root, &[]);
-    }
-
-    /// Frees the space, runs `args` again: it must succeed now.
-    fn free_and_retry(&self, args: &[&str]) -> String {
-        std::fs::remove_file(&self.filler).unwrap();
         let out = strata_ok(&self.root, args);
         assert_sound(&self.root);
         out
     }
+}
+
+fn layer_dirs(root: &Path) -> Vec<String> {
+    let mut dirs: Vec<String> = std::fs::read_dir(root.join("layers"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// (layer rows, image rows).
+fn catalog_rows(root: &Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(root.join("catalog.db")).unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    (
+        count("SELECT COUNT(*) FROM layers"),
+        count("SELECT COUNT(*) FROM images"),
+    )
 }
 
 fn build_args(ctx: &Path) -> Vec<String> {
@@ -184,4 +201,24 @@ fn disk_full_during_a_load() {
     s.fails_for_space(&args, "load");
     let out = s.free_and_retry(&args);
     assert!(out.contains("Loaded image: big:1"), "{out}");
+}
+
+/// The disk full at several levels, so ENOSPC strikes at different stages:
+/// extraction, the sync and rename, the catalog (SQLite's "database or
+/// disk is full"). Short: completely full; long: also 4 MiB, 1 MiB, 64 KiB.
+#[test]
+fn disk_full_at_every_level_during_an_import() {
+    let levels: &[u64] = if fault_support::long() {
+        &[4 << 20, 1 << 20, 64 << 10, 0]
+    } else {
+        &[0]
+    };
+    for &keep in levels {
+        let s = FullStore::leaving(keep);
+        big_file(&s.work.path().join("busybox-rootfs/big"));
+        let tar = busybox_tarball(s.work.path(), "");
+        let args = ["image", "import", tar.to_str().unwrap(), "big:1"];
+        s.fails_for_space(&args, "import");
+        s.free_and_retry(&args);
+    }
 }

@@ -66,8 +66,29 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        // A failing test may leave `-d` containers running: their
+        // supervisors are killed (each container's init then kills it).
+        kill_supervisors(&self.root);
         for m in self.mounts() {
             let _ = nix::mount::umount2(Path::new(&m), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// SIGKILLs the container supervisors (`strata --root ROOT container
+/// __supervise ID`) of the store at `root`.
+pub fn kill_supervisors(root: &Path) {
+    let needle = format!("--root\0{}\0container\0__supervise", root.display());
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }

@@ -79,7 +79,7 @@ pub fn run(
             command: step.args.join(" "),
             code,
             tail: tail.into_iter().collect(),
-            store_full: filesystem_full(&upper),
+            store_full: store.layout().is_full(),
         });
     }
     let parents = remove_stubs(&upper, &stubs)?;
@@ -150,17 +150,6 @@ fn run_container(
     let status = status?;
     super::interrupt::check()?;
     Ok((status.exit_code(), tail))
-}
-
-/// Whether the filesystem holding `dir` has (next to) no free blocks or
-/// inodes left: a RUN whose writes to its upper dir failed with ENOSPC
-/// sees only a failing command, this names the cause. Blocks free to root
-/// count (containers run as root); 1 MiB of slack covers what the failed
-/// writes' partial blocks leave.
-fn filesystem_full(dir: &Path) -> bool {
-    nix::sys::statvfs::statvfs(dir).is_ok_and(|s| {
-        s.blocks_free().saturating_mul(s.fragment_size()) < (1 << 20) || s.files_free() == 0
-    })
 }
 
 /// Fills `init` with the mount points `lowerdirs` lack; parents keep the

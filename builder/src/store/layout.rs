@@ -21,6 +21,17 @@ impl Layout {
         &self.root
     }
 
+    /// Whether the filesystem holding the store has (next to) no free
+    /// blocks or inodes left. Used to name the cause of failures that do
+    /// not carry ENOSPC themselves: a RUN whose command failed to write,
+    /// SQLite's "disk I/O error" on a full disk. Blocks free to root count
+    /// (strata runs as root); 1 MiB of slack covers partial blocks.
+    pub fn is_full(&self) -> bool {
+        nix::sys::statvfs::statvfs(&self.root).is_ok_and(|s| {
+            s.blocks_free().saturating_mul(s.fragment_size()) < (1 << 20) || s.files_free() == 0
+        })
+    }
+
     /// The SQLite catalog.
     pub fn catalog(&self) -> PathBuf {
         self.root.join("catalog.db")

@@ -69,7 +69,7 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("Error: {}", report::error_line(&err));
+            eprintln!("Error: {}", report::error_line(&err, &cli.root));
             1
         }
     }

@@ -7,7 +7,7 @@ use clap::CommandFactory;
 /// otherwise print it twice). When the failure is the disk being full, the
 /// line says so first and names the command, whatever layer hit it: users
 /// must not have to recognise ENOSPC behind a path or an exit code.
-pub fn error_line(err: &anyhow::Error) -> String {
+pub fn error_line(err: &anyhow::Error, root: &std::path::Path) -> String {
     let mut text = String::new();
     for cause in err.chain() {
         let s = cause.to_string();
@@ -18,7 +18,11 @@ pub fn error_line(err: &anyhow::Error) -> String {
             text.push_str(&s);
         }
     }
-    if is_disk_full(err, &text) {
+    let lower = text.to_lowercase();
+    // SQLite reports a full disk under some of its locks (the WAL index) as
+    // a plain "disk I/O error": then the store's filesystem tells.
+    let io_failure = lower.contains("i/o error") || lower.contains("input/output error");
+    if is_disk_full(err, &text) || (io_failure && builder::store::Layout::new(root).is_full()) {
         format!("{}: no space left on device: {text}", operation())
     } else {
         text
