@@ -167,3 +167,39 @@ fn destinations_through_image_symlinks_stay_in_the_image() {
     assert!(!out.status.success());
     assert!(err.contains("too many levels of symbolic links"), "{err}");
 }
+
+/// `image build -`: a context tar on stdin whose members escape (`..`, a
+/// symlink to a host dir then a file through it) writes nothing outside
+/// the unpacked context.
+#[test]
+fn a_context_tar_on_stdin_cannot_write_outside() {
+    use std::io::Write;
+    let f = Fixture::new();
+    let canary = canary(&f);
+    let c = canary.display().to_string();
+    let dockerfile = b"FROM busybox\nCOPY . /ctx/\n";
+    for (i, tar) in [
+        RawTar::new()
+            .file("Dockerfile", dockerfile)
+            .file("../../../../canary/evil", b"pwned")
+            .finish(),
+        RawTar::new()
+            .file("Dockerfile", dockerfile)
+            .symlink("s", &c)
+            .file("s/evil", b"pwned")
+            .finish(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut child = common::store::spawn_strata(&f.root, &["image", "build", "-q", "-"]);
+        child.stdin.take().unwrap().write_all(tar).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_canary(&canary, &format!("context {i}"));
+        if out.status.success() {
+            // The `..` member was skipped: the image has the Dockerfile only.
+            assert!(String::from_utf8_lossy(&out.stdout).starts_with("sha256:"));
+        }
+        f.assert_no_leftovers();
+    }
+}

@@ -16,6 +16,7 @@
 
 use std::fmt;
 
+use super::digest::is_hex64;
 use super::error::{Error, Result};
 
 const DEFAULT_DOMAIN: &str = "docker.io";
@@ -172,6 +173,11 @@ fn familiar(domain: &str, path: &str) -> String {
         Some(rest) if !rest.contains('/') => rest,
         _ => path,
     };
+    // `library/<64 hex>` must not shorten to 64 hex digits, which read as
+    // an image id (found by fuzzing).
+    if is_hex64(short) {
+        return path.to_string();
+    }
     // `docker.io/evil.com/x` must not shorten to `evil.com/x`, which names
     // another registry (Docker prints it so; found by fuzzing): keep the
     // domain whenever the short form would not parse back to this image.
