@@ -208,10 +208,10 @@ fn commit_keeps_outward_symlinks_as_links() {
     // /c names a host path, which does not exist in the container.
     let write = "(echo pwned > /c/victim) 2>/dev/null || echo contained; \
                  echo pwned > /hostroot/marker; echo pwned > /up/marker2; \
-                 [ /hostroot -ef / ] && echo root; readlink /up; cat /marker /marker2";
+                 [ /hostroot -ef / ] && echo root; readlink /hostroot; readlink /up; cat /marker /marker2";
     let (code, out, err) = f.container_run(&["--rm", "linked", "sh", "-c", write]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "contained\nroot\n../../..\npwned\npwned\n");
+    assert_eq!(out, "contained\nroot\n/\n../../..\npwned\npwned\n");
     assert_eq!(
         std::fs::read_to_string(canary.join("victim")).unwrap(),
         "original"

@@ -53,7 +53,11 @@ pub fn flatten(
             }
             let mut header = entry.header().clone();
             let kind = header.entry_type();
-            if kind.is_hard_link() || kind.is_symlink() {
+            if kind.is_symlink() {
+                let target = entry.link_name_bytes().unwrap_or_default().into_owned();
+                crate::store::append_symlink(&mut tar_out, &mut header, &path, &target)
+                    .map_err(OciError::io("<output>"))?;
+            } else if kind.is_hard_link() {
                 let target = entry
                     .link_name()
                     .map_err(bad)?

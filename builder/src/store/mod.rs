@@ -84,7 +84,7 @@ pub use layout::Layout;
 pub use lease::MountLease;
 pub use reference::{Reference, familiar_repository};
 pub use remove::Removed;
-pub use tarwrite::{TarSummary, digest_tree, write_tree_tar};
+pub use tarwrite::{TarSummary, append_symlink, digest_tree, write_tree_tar};
 
 use error::io_err;
 use lock::Session;

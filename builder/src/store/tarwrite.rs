@@ -172,7 +172,12 @@ impl<W: Write> TreeWriter<'_, W> {
         } else if ft.is_symlink() {
             let target = fs::read_link(path).map_err(io_err(path))?;
             header.set_entry_type(EntryType::Symlink);
-            self.builder.append_link(&mut header, rel, target)
+            append_symlink(
+                &mut self.builder,
+                &mut header,
+                rel,
+                target.as_os_str().as_bytes(),
+            )
         } else if ft.is_file() {
             let file = File::options()
                 .read(true)
@@ -286,4 +291,33 @@ fn read_xattrs(path: &Path) -> Result<(Xattrs, bool)> {
     }
     out.sort();
     Ok((out, opaque))
+}
+
+/// Appends a symlink entry whose target is written byte for byte.
+///
+/// `Builder::append_link` normalises the target as a path (`/` comes back as
+/// `//`, `a//b` as `a/b`), so `readlink` in a container would differ from what
+/// was committed. Targets longer than the header field get a GNU long-link
+/// entry first, as tar's own writer does.
+pub fn append_symlink<W: Write>(
+    builder: &mut Builder<W>,
+    header: &mut Header,
+    path: &Path,
+    target: &[u8],
+) -> std::io::Result<()> {
+    const LINKNAME_FIELD: usize = 100;
+    if target.len() > LINKNAME_FIELD {
+        let mut long = Header::new_gnu();
+        long.set_path("././@LongLink")?;
+        long.set_entry_type(EntryType::GNULongLink);
+        long.set_mode(0o644);
+        long.set_size(target.len() as u64 + 1);
+        long.set_cksum();
+        builder.append(&long, [target, b"\0"].concat().as_slice())?;
+        header.set_link_name_literal(&target[..LINKNAME_FIELD])?;
+    } else {
+        header.set_link_name_literal(target)?;
+    }
+    header.set_size(0);
+    builder.append_data(header, path, std::io::empty())
 }

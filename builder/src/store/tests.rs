@@ -437,6 +437,17 @@ fn long_names_devices_and_modes_round_trip() {
     fs::create_dir_all(&deep).unwrap();
     fs::write(deep.join("f".repeat(120)), "long").unwrap();
     symlink("x".repeat(150), deep.join("longlink")).unwrap();
+    // Targets are kept byte for byte (tar's path API would turn `/` into
+    // `//` and drop the `.` and doubled slashes).
+    let targets = [
+        "/",
+        "a//b/",
+        "../x/./y",
+        &format!("/{}//z", "y".repeat(120)),
+    ];
+    for (i, t) in targets.iter().enumerate() {
+        symlink(t, src.path().join(format!("link{i}"))).unwrap();
+    }
     mknod(
         &src.path().join("null"),
         SFlag::S_IFCHR,
@@ -460,6 +471,20 @@ fn long_names_devices_and_modes_round_trip() {
         summary.digest
     );
     assert_eq!(digest_tree(dest.path()).unwrap(), summary);
+    for (i, t) in targets.iter().enumerate() {
+        let got = fs::read_link(dest.path().join(format!("link{i}"))).unwrap();
+        assert_eq!(got, Path::new(t), "link{i}");
+    }
+    assert_eq!(
+        fs::read_link(
+            dest.path()
+                .join("d".repeat(90))
+                .join("e".repeat(90))
+                .join("longlink")
+        )
+        .unwrap(),
+        Path::new(&"x".repeat(150))
+    );
     let null = fs::symlink_metadata(dest.path().join("null")).unwrap();
     assert_eq!(null.rdev(), libc::makedev(1, 3));
     let suid = fs::symlink_metadata(dest.path().join("suid")).unwrap();
