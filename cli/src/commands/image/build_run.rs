@@ -12,6 +12,7 @@ use builder::store::Reference;
 
 use super::build::BuildArgs;
 use crate::commands::context::open_store;
+use crate::commands::style::{self, dim};
 
 /// Renders events. `quiet` prints nothing; plain prints one line per
 /// event; tty folds a finished step (its header and output) into one line.
@@ -22,6 +23,8 @@ struct Progress {
     current: String,
     /// Terminal lines printed for the running step (tty mode).
     printed: usize,
+    /// Step output dimmed (a terminal, no NO_COLOR; see `style`).
+    color: bool,
 }
 
 /// Longest output line shown in tty mode, so that folding (which counts
@@ -54,7 +57,7 @@ impl Progress {
             }
             Event::Output { line, .. } | Event::Miss { reason: line, .. } => {
                 let line: String = line.chars().take(tty_width() - 2).collect();
-                let _ = writeln!(err, "\x1b[2m  {line}\x1b[0m");
+                let _ = writeln!(err, "{}", dim(&format!("  {line}"), self.color));
                 self.printed += 1;
             }
             Event::Cached { step } | Event::Done { step, .. } => {
@@ -169,6 +172,7 @@ pub fn build(
         tty: args.progress == "tty" || (args.progress == "auto" && std::io::stderr().is_terminal()),
         current: String::new(),
         printed: 0,
+        color: style::stderr_color(),
     };
     let built = match build::build(&store, &opts, &mut |e| progress.event(e)) {
         Ok(b) => b,
