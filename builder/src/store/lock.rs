@@ -42,6 +42,9 @@ fn open_lock_file(path: &Path) -> Result<File> {
 /// changes it.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How long a wait goes unmentioned.
+const WARN_AFTER: Duration = Duration::from_secs(1);
+
 /// Waits until `path` is locked exclusively. When another process holds
 /// it, says which one (a warning), and gives up after the lock timeout
 /// with [`Error::Locked`] naming it.
@@ -54,16 +57,20 @@ pub fn lock_exclusive(path: &Path) -> Result<FileLock> {
         .and_then(|s| s.parse::<u64>().ok())
         .map_or(LOCK_TIMEOUT, Duration::from_secs);
     let holder = holder(path);
-    if !timeout.is_zero() {
-        log::warn!(
-            "waiting for the store lock {}, held by {holder}",
-            path.display()
-        );
-    }
     let started = Instant::now();
+    let mut told = false;
     loop {
         if let Some(l) = try_lock_exclusive(path)? {
             return Ok(l);
+        }
+        // Brief contention is normal (sections are short): say whom we
+        // wait for only when it lasts.
+        if !told && started.elapsed() >= WARN_AFTER && timeout > WARN_AFTER {
+            log::warn!(
+                "waiting for the store lock {}, held by {holder}",
+                path.display()
+            );
+            told = true;
         }
         if started.elapsed() >= timeout {
             return Err(Error::Locked {
