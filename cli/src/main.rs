@@ -2,8 +2,6 @@
 
 mod commands;
 
-use clap::Parser;
-
 fn main() {
     // The container init (`strata __init`, see builder::runtime) runs before
     // anything else: no argument parsing, no logger, no threads.
@@ -17,7 +15,7 @@ fn main() {
         });
         std::process::exit(code);
     }
-    let cli = commands::Cli::parse();
+    let cli = commands::help::parse();
     let code = commands::run(cli);
     std::process::exit(code);
 }

@@ -10,7 +10,7 @@ pub type Result<T> = std::result::Result<T, BuildError>;
 pub enum BuildError {
     #[error("{0}")]
     Dockerfile(Diagnostics),
-    #[error("Dockerfile:{line}: base image {name}: {source}")]
+    #[error("Dockerfile:{line}: base image {name}")]
     BaseImage {
         name: String,
         line: usize,

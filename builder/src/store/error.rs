@@ -12,6 +12,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "store {path} is locked by {holder} (waited {waited}s): wait for it to finish, or stop it"
+    )]
+    Locked {
+        path: PathBuf,
+        /// `pid N (command line)`, or `another process` when unknown.
+        holder: String,
+        waited: u64,
+    },
     #[error("store root {path} is not writable")]
     RootNotWritable {
         path: PathBuf,

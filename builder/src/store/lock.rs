@@ -13,7 +13,9 @@
 //!   when the owner dies, even by SIGKILL.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 
@@ -34,11 +36,92 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .map_err(io_err(path))
 }
 
-/// Blocks until `path` is locked exclusively.
+/// How long [`lock_exclusive`] waits for another process by default.
+/// Sections under the lock are short (staging happens outside it), so this
+/// is only reached when a holder is stuck; `STRATA_LOCK_TIMEOUT` (seconds)
+/// changes it.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How long a wait goes unmentioned.
+const WARN_AFTER: Duration = Duration::from_secs(1);
+
+/// Waits until `path` is locked exclusively. When another process holds
+/// it, says which one (a warning), and gives up after the lock timeout
+/// with [`Error::Locked`] naming it.
 pub fn lock_exclusive(path: &Path) -> Result<FileLock> {
-    lock(path, FlockArg::LockExclusive)?.ok_or_else(|| Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other("blocking lock returned would-block"),
+    if let Some(l) = try_lock_exclusive(path)? {
+        return Ok(l);
+    }
+    let timeout = std::env::var("STRATA_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(LOCK_TIMEOUT, Duration::from_secs);
+    let holder = holder(path);
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        if let Some(l) = try_lock_exclusive(path)? {
+            return Ok(l);
+        }
+        // Brief contention is normal (sections are short): say whom we
+        // wait for only when it lasts.
+        if !told && started.elapsed() >= WARN_AFTER && timeout > WARN_AFTER {
+            log::warn!(
+                "waiting for the store lock {}, held by {holder}",
+                path.display()
+            );
+            told = true;
+        }
+        if started.elapsed() >= timeout {
+            return Err(Error::Locked {
+                path: path.parent().unwrap_or(path).to_path_buf(),
+                holder,
+                waited: started.elapsed().as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Who holds the flock on `path`: `pid N (its command line)` from
+/// /proc/locks (the kernel's record, right even when the holder never
+/// wrote anything), or `another process` when it cannot be told.
+pub fn holder(path: &Path) -> String {
+    let pid = std::fs::metadata(path).ok().and_then(|m| {
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        flock_holder(&locks, m.dev(), m.ino())
+    });
+    let Some(pid) = pid else {
+        return "another process".to_string();
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let words: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    if words.is_empty() {
+        format!("pid {pid}")
+    } else {
+        format!("pid {pid} ({})", words.join(" "))
+    }
+}
+
+/// The pid holding a FLOCK on the file `dev`/`ino` in the text of
+/// /proc/locks: `1: FLOCK  ADVISORY  WRITE 1234 fe:00:6619206 0 EOF`
+/// (device as hex major:minor; waiters are the `->` lines).
+fn flock_holder(locks: &str, dev: u64, ino: u64) -> Option<u32> {
+    let want = format!(
+        "{:02x}:{:02x}:{ino}",
+        nix::sys::stat::major(dev),
+        nix::sys::stat::minor(dev)
+    );
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [_, "FLOCK", _, _, pid, file, ..] if *file == want => pid.parse().ok(),
+            _ => None,
+        }
     })
 }
 
@@ -145,4 +228,32 @@ fn rand_bytes() -> [u8; 8] {
         *b ^= n;
     }
     buf
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_flock_holder_in_proc_locks() {
+        let locks = "1: POSIX  ADVISORY  WRITE 99 fe:00:42 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 1234 fe:00:42 0 EOF\n\
+                     2: -> FLOCK  ADVISORY  WRITE 777 fe:00:42 0 EOF\n";
+        let dev = nix::sys::stat::makedev(0xfe, 0);
+        assert_eq!(flock_holder(locks, dev, 42), Some(1234));
+        assert_eq!(flock_holder(locks, dev, 43), None);
+    }
+
+    #[test]
+    fn names_this_process_as_the_holder_of_its_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let _held = lock_exclusive(&path).unwrap();
+        let who = holder(&path);
+        assert!(
+            who.starts_with(&format!("pid {} (", std::process::id())),
+            "{who}"
+        );
+    }
 }

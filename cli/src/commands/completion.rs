@@ -3,7 +3,6 @@
 //!
 //! Example: `strata completion bash > /etc/bash_completion.d/strata`
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
 #[derive(Debug, clap::Args)]
@@ -13,7 +12,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let mut cmd = super::Cli::command();
+    let mut cmd = super::help::command();
     clap_complete::generate(args.shell, &mut cmd, "strata", &mut std::io::stdout());
     Ok(0)
 }

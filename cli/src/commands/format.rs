@@ -2,6 +2,30 @@
 
 use std::io::Write;
 
+/// `--format` of the listing commands: Docker's `table` (the default) or
+/// `json` (one object per line). Go templates are not supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+/// `--format` of the inspect commands: their output is JSON already;
+/// Docker's `--format json` is accepted for scripts written for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InspectFormat {
+    Json,
+}
+
+/// Prints one JSON object per line (Docker's `--format json`).
+pub fn print_json_lines(values: &[serde_json::Value]) {
+    let mut out = std::io::stdout().lock();
+    for v in values {
+        let _ = writeln!(out, "{v}");
+    }
+}
+
 /// Prints rows as Docker's tabwriter does (minimum width 10, padding 3); the
 /// last column is not padded.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {

@@ -1,13 +1,25 @@
-//! The one `Error: ...` line of a failed command.
+//! How a failure reads: one line, `Error: WHAT: WHY`, plus the obvious next
+//! step where there is one (an unknown image: how to list or get images; a
+//! full disk: said first, with the command that hit it).
 
 use clap::CommandFactory;
+
+/// The line printed for `err` (`root`: the store, to tell a full disk behind
+/// SQLite's bare "disk I/O error").
+pub fn error_line(err: &anyhow::Error, root: &std::path::Path) -> String {
+    let mut line = format!("Error: {}", error_text(err, root));
+    if let Some(hint) = hint(err) {
+        line.push_str(&format!(" ({hint})"));
+    }
+    line
+}
 
 /// The error and its causes joined by ": ", leaving out a cause the text
 /// already ends with (errors whose message includes their source would
 /// otherwise print it twice). When the failure is the disk being full, the
 /// line says so first and names the command, whatever layer hit it: users
 /// must not have to recognise ENOSPC behind a path or an exit code.
-pub fn error_line(err: &anyhow::Error, root: &std::path::Path) -> String {
+fn error_text(err: &anyhow::Error, root: &std::path::Path) -> String {
     let mut text = String::new();
     for cause in err.chain() {
         let s = cause.to_string();
@@ -69,4 +81,21 @@ fn operation() -> String {
     } else {
         names.join(" ")
     }
+}
+
+/// The fix for well-known failures anywhere in the error's chain.
+fn hint(err: &anyhow::Error) -> Option<String> {
+    use builder::container::ContainerError;
+    use builder::store::Error as StoreError;
+    err.chain().find_map(|cause| {
+        if let Some(StoreError::NoSuchImage(name)) = cause.downcast_ref::<StoreError>() {
+            return Some(format!(
+                "`strata image ls` lists the images here; `strata image pull {name}` fetches it from a registry, `strata image bootstrap debian:bookworm` makes a Debian base"
+            ));
+        }
+        if let Some(ContainerError::NoSuchContainer(_)) = cause.downcast_ref::<ContainerError>() {
+            return Some("`strata container ps -a` lists the containers".to_string());
+        }
+        None
+    })
 }

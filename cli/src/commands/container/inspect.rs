@@ -8,9 +8,13 @@ use builder::store::time::format_rfc3339;
 use serde_json::{Value, json};
 
 use crate::commands::context::open_store;
+use crate::commands::format::InspectFormat;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Output format: `json` (the only one; the output is JSON anyway).
+    #[arg(short, long, value_enum)]
+    pub format: Option<InspectFormat>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

@@ -80,7 +80,7 @@ pub fn run(root: &Path, args: ContainerArgs) -> anyhow::Result<i32> {
         ContainerCommand::Supervise(a) => supervise::run(root, a),
     };
     Ok(result.unwrap_or_else(|err| {
-        eprintln!("Error: {err:#}");
+        eprintln!("{}", crate::commands::report::error_line(&err, root));
         125
     }))
 }

@@ -3,10 +3,12 @@
 use std::path::Path;
 
 use builder::container::{Containers, Record, State};
-use builder::store::time::now_unix;
+use builder::store::time::{format_rfc3339, now_unix};
 
 use crate::commands::context::open_store;
-use crate::commands::format::{ago, ellipsis, human_duration, print_table};
+use crate::commands::format::{
+    Format, ago, ellipsis, human_duration, print_json_lines, print_table,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,6 +21,9 @@ pub struct Args {
     /// Don't truncate output.
     #[arg(long)]
     pub no_trunc: bool,
+    /// Output format: `table` or `json` (one object per line).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
@@ -43,6 +48,25 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let now = now_unix();
+    if args.format == Format::Json {
+        let values: Vec<serde_json::Value> = list
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "Command": command(r, args.no_trunc),
+                    "CreatedAt": format_rfc3339(r.created),
+                    "ID": id(r),
+                    "Image": r.config.image,
+                    "Names": r.name,
+                    "RunningFor": ago(r.created),
+                    "State": r.state.as_str(),
+                    "Status": status(r, now),
+                })
+            })
+            .collect();
+        print_json_lines(&values);
+        return Ok(0);
+    }
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|r| {

@@ -28,7 +28,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
         match remove(&containers, name, args.force) {
             Ok(()) => println!("{name}"),
             Err(err) => {
-                eprintln!("Error: {err:#}");
+                eprintln!("{}", crate::commands::report::error_line(&err, root));
                 failed = true;
             }
         }

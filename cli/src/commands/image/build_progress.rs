@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::commands::style::dim;
 use builder::build::Event;
 
 /// Minimum time between two redraws of the live area.
@@ -35,6 +36,8 @@ pub struct TtyView {
     last_draw: Option<Duration>,
     /// What the live area showed last (skip redraws that change nothing).
     last_frame: String,
+    /// Output lines dimmed (see `style`: a terminal without NO_COLOR).
+    color: bool,
 }
 
 fn fit(s: &str, width: usize) -> String {
@@ -42,13 +45,14 @@ fn fit(s: &str, width: usize) -> String {
 }
 
 impl TtyView {
-    pub fn new(width: usize) -> TtyView {
+    pub fn new(width: usize, color: bool) -> TtyView {
         TtyView {
             width: width.max(20),
             running: None,
             drawn: 0,
             last_draw: None,
             last_frame: String::new(),
+            color,
         }
     }
 
@@ -62,10 +66,9 @@ impl TtyView {
         let room = self.width.saturating_sub(elapsed.len());
         let mut out = format!("{}{elapsed}\n", fit(&r.header, room));
         for l in &r.lines {
-            out.push_str(&format!(
-                "\x1b[2m  {}\x1b[0m\n",
-                fit(l, self.width.saturating_sub(2))
-            ));
+            let line = format!("  {}", fit(l, self.width.saturating_sub(2)));
+            out.push_str(&dim(&line, self.color));
+            out.push('\n');
         }
         out
     }
@@ -206,7 +209,7 @@ mod tests {
 
     #[test]
     fn elapsed_ticks_at_most_ten_times_a_second() {
-        let mut v = TtyView::new(80);
+        let mut v = TtyView::new(80, true);
         let out = v.event(&step(2), "[2/3] RUN x", ms(1000));
         assert_eq!(out, "#2 [2/3] RUN x 0.0s\n");
         // Too early: nothing, even though time moved.
@@ -220,7 +223,7 @@ mod tests {
 
     #[test]
     fn output_is_throttled_and_the_step_folds_into_one_line() {
-        let mut v = TtyView::new(80);
+        let mut v = TtyView::new(80, true);
         v.event(&step(2), "[2/3] RUN x", ms(0));
         let line = |s: &str| Event::Output {
             step: 2,
@@ -249,7 +252,7 @@ mod tests {
 
     #[test]
     fn live_area_keeps_the_last_lines_and_warnings_go_above() {
-        let mut v = TtyView::new(80);
+        let mut v = TtyView::new(80, true);
         v.event(&step(1), "[1/3] RUN x", ms(0));
         for i in 0..10 {
             v.event(
@@ -276,7 +279,7 @@ mod tests {
 
     #[test]
     fn long_lines_are_cut_to_the_width() {
-        let mut v = TtyView::new(20);
+        let mut v = TtyView::new(20, true);
         let out = v.event(&step(1), "[1/3] RUN a-very-long-instruction", ms(0));
         assert_eq!(out.lines().next().map(|l| l.chars().count()), Some(20));
     }

@@ -16,6 +16,7 @@ use builder::store::Reference;
 use super::build::BuildArgs;
 use super::build_progress::{FRAME, TtyView};
 use crate::commands::context::open_store;
+use crate::commands::style;
 
 /// Renders events. `quiet` prints nothing; plain prints one line per
 /// event; tty hands them to a [`TtyView`] (shared with the ticker thread
@@ -219,7 +220,7 @@ pub fn build(
         quiet,
         tty: tty.then(|| {
             Arc::new(Mutex::new(Live {
-                view: TtyView::new(tty_width()),
+                view: TtyView::new(tty_width(), style::stderr_color()),
                 start: Instant::now(),
             }))
         }),

@@ -6,7 +6,7 @@ use std::path::Path;
 use builder::store::time::parse_rfc3339;
 
 use crate::commands::context::open_store;
-use crate::commands::format::{ago, ellipsis, human_size, print_table};
+use crate::commands::format::{Format, ago, ellipsis, human_size, print_json_lines, print_table};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,6 +16,9 @@ pub struct Args {
     /// Only show image ids.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Output format: `table` or `json` (one object per line).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
     /// Image (name[:tag], id or id prefix).
     pub image: String,
 }
@@ -50,6 +53,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
         };
     }
     let mut rows = Vec::new();
+    let mut json = Vec::new();
     for (i, (h, size)) in steps.iter().rev().enumerate() {
         let id = ids.get(i).map_or("<missing>".to_string(), |d| {
             if args.no_trunc {
@@ -69,6 +73,17 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
             .map_or(String::new(), ago);
         let by = h.created_by.clone().unwrap_or_default();
         let by = if args.no_trunc { by } else { ellipsis(&by, 45) };
+        if args.format == Format::Json {
+            json.push(serde_json::json!({
+                "Comment": h.comment.clone().unwrap_or_default(),
+                "CreatedAt": h.created.clone().unwrap_or_default(),
+                "CreatedBy": by,
+                "CreatedSince": created,
+                "ID": id,
+                "Size": human_size(*size),
+            }));
+            continue;
+        }
         rows.push(vec![
             id,
             created,
@@ -77,7 +92,9 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
             h.comment.clone().unwrap_or_default(),
         ]);
     }
-    if !args.quiet {
+    if args.format == Format::Json {
+        print_json_lines(&json);
+    } else if !args.quiet {
         print_table(
             &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
             &rows,

@@ -6,9 +6,13 @@ use builder::store::{Image, Store, time::format_rfc3339};
 use serde_json::{Value, json};
 
 use crate::commands::context::open_store;
+use crate::commands::format::InspectFormat;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Output format: `json` (the only one; the output is JSON anyway).
+    #[arg(short, long, value_enum)]
+    pub format: Option<InspectFormat>,
     /// Images (name[:tag], id or id prefix).
     #[arg(required = true)]
     pub images: Vec<String>,
@@ -27,7 +31,10 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
     println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
     let code = if errors.is_empty() { 0 } else { 1 };
     for e in errors {
-        eprintln!("Error: {:#}", anyhow::Error::new(e));
+        eprintln!(
+            "{}",
+            crate::commands::report::error_line(&anyhow::Error::new(e), root)
+        );
     }
     Ok(code)
 }

@@ -32,7 +32,10 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<i32> {
                 }
             }
             Err(e) => {
-                eprintln!("Error: {:#}", anyhow::Error::new(e));
+                eprintln!(
+                    "{}",
+                    crate::commands::report::error_line(&anyhow::Error::new(e), root)
+                );
                 code = 1;
             }
         }
