@@ -12,10 +12,20 @@ use build_util::Fixture;
 use common::pty::{read_until, read_until_match};
 
 /// `strata image build ARGS CTX` with stdout and stderr on a new pty.
-fn build_on_pty(f: &Fixture, args: &[&str]) -> (std::process::Child, nix::pty::OpenptyResult) {
+/// `no_color` sets NO_COLOR=1 (else it is removed from the environment).
+fn build_on_pty(
+    f: &Fixture,
+    args: &[&str],
+    no_color: bool,
+) -> (std::process::Child, nix::pty::OpenptyResult) {
     let pty = nix::pty::openpty(None, None).unwrap();
     let slave = || Stdio::from(pty.slave.try_clone().unwrap());
-    let child = Command::new(common::bin("strata"))
+    let mut cmd = Command::new(common::bin("strata"));
+    cmd.env_remove("NO_COLOR");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let child = cmd
         .arg("--root")
         .arg(&f.root)
         .args(["image", "build"])
@@ -53,8 +63,9 @@ RUN echo step-output
 RUN --mount=type=cache,id=gate,target=/gate echo waiting && while [ ! -e /gate/go ]; do sleep 0.05; done
 ",
     );
-    for progress in ["tty", "auto"] {
-        let (mut child, pty) = build_on_pty(&f, &["--no-cache", "--progress", progress]);
+    // The third round: a terminal, but NO_COLOR: the same view, no colour.
+    for (progress, no_color) in [("tty", false), ("auto", false), ("tty", true)] {
+        let (mut child, pty) = build_on_pty(&f, &["--no-cache", "--progress", progress], no_color);
         let mut seen = String::new();
         // The first RUN is folded into one line once done.
         read_until(
@@ -63,7 +74,12 @@ RUN --mount=type=cache,id=gate,target=/gate echo waiting && while [ ! -e /gate/g
             "\x1b[J#2 [2/3] RUN echo step-output DONE ",
         );
         // The waiting step's output is shown dimmed below its header...
-        read_until(&pty.master, &mut seen, "\x1b[2m  waiting\x1b[0m");
+        let waiting = if no_color {
+            "\n  waiting\r\n"
+        } else {
+            "\x1b[2m  waiting\x1b[0m"
+        };
+        read_until(&pty.master, &mut seen, waiting);
         // ...and its header is redrawn with a growing time.
         let header = "#3 [3/3] RUN --mount=type=cache,id=gate,target=/gate";
         read_until_match(&pty.master, &mut seen, "a ticked header", |s| {
@@ -76,6 +92,9 @@ RUN --mount=type=cache,id=gate,target=/gate echo waiting && while [ ! -e /gate/g
         read_until(&pty.master, &mut seen, "writing image");
         let status = child.wait().unwrap();
         assert!(status.success(), "{seen}");
+        if no_color {
+            assert!(!seen.contains("\x1b[2m"), "colour with NO_COLOR: {seen:?}");
+        }
         // The finished step is one line: header and verdict.
         assert!(
             seen.lines()
