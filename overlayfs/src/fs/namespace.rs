@@ -68,6 +68,12 @@ impl UnionFs {
         let shared = self.read_ns();
         let ino = match self.child_shared(parent, name)? {
             Child::Found(ino) => ino.ok_or(Errno::ENOENT)?,
+            Child::Fresh(ino, meta) => {
+                // Just stat-ed: no second stat for the reply.
+                let attr = self.linked_attr(ino, &self.node(ino)?, &meta);
+                self.table().inc_lookup(ino);
+                return Ok(attr);
+            }
             Child::NeedsExclusive => {
                 drop(shared);
                 let _ns = self.write_ns()?;
