@@ -13,6 +13,7 @@
 
 mod attr;
 mod copy_up;
+mod create;
 mod dir;
 mod file;
 mod memory;

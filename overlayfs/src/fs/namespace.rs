@@ -124,6 +124,9 @@ impl UnionFs {
         self.ensure_upper_dir(&dir)?;
         let pmeta = self.stack.upper_path(&dir).metadata().map_err(errno)?;
         let setgid_dir = pmeta.mode() & libc::S_ISGID != 0;
+        if let Some(done) = self.create_in_place(&dir.join(name), creds, &new, setgid_dir)? {
+            return Ok(done);
+        }
         let gid = if setgid_dir { pmeta.gid() } else { creds.gid };
         let tmp = self.tmp_path()?;
         let built = self.build(&tmp, &new, creds.uid, gid, setgid_dir);
