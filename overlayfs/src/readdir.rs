@@ -33,6 +33,8 @@ pub struct Entry {
     pub name: OsString,
     pub kind: FileType,
     pub ino: u64,
+    /// The layer the listing found it in (None for `.` and `..`).
+    pub layer: Option<Layer>,
 }
 
 /// A visible entry and the layer it comes from, before inode numbering.

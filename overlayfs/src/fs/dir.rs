@@ -3,10 +3,13 @@
 
 use std::ffi::OsString;
 
-use fuser::{Errno, FileType};
+use std::os::unix::fs::MetadataExt;
+
+use fuser::{Errno, FileAttr, FileType};
 
 use super::{Res, UnionFs, errno};
 use crate::handles::OpenDir;
+use crate::layers::{Found, Layer};
 use crate::readdir::{self, Entry, Merged};
 
 /// A listing this long leaves enough freed memory behind to be worth
@@ -40,11 +43,13 @@ impl UnionFs {
                 name: OsString::from("."),
                 kind: FileType::Directory,
                 ino,
+                layer: None,
             },
             Entry {
                 name: OsString::from(".."),
                 kind: FileType::Directory,
                 ino: parent_ino,
+                layer: None,
             },
         ];
         let mut devs = std::collections::HashMap::new();
@@ -63,6 +68,7 @@ impl UnionFs {
                 name: m.name,
                 kind: m.kind,
                 ino,
+                layer: Some(m.layer),
             });
         }
         Ok(entries)
@@ -102,6 +108,56 @@ impl UnionFs {
             }
         }
         Ok(())
+    }
+
+    /// `lookup` of an entry of directory `parent`'s listing (readdirplus).
+    /// The listing already resolved the name through the layers, and the
+    /// lower layers never change, so a file found in a lower layer costs
+    /// one stat, not one (and one of its `.wh.` marker) per layer: unless
+    /// the upper layer holds something there now (a whiteout or a copy
+    /// made since the listing), which the full lookup then sorts out.
+    /// Names already known (anything created through the mount) come from
+    /// the table as in `lookup`.
+    pub fn lookup_entry(&self, parent: u64, entry: &Entry) -> Res<FileAttr> {
+        let Some(layer @ Layer::Lower(_)) = entry.layer else {
+            return self.lookup(parent, &entry.name);
+        };
+        if entry.kind == FileType::Directory {
+            // Its merged layers need every layer's answer.
+            return self.lookup(parent, &entry.name);
+        }
+        let ns = self.read_ns();
+        let (dir, merged) = self.dir_of(parent)?;
+        let path = dir.join(&entry.name);
+        if self.table().ino_by_path(&path).is_some() {
+            drop(ns);
+            return self.lookup(parent, &entry.name);
+        }
+        if !merged.contains(&layer)
+            || (merged.contains(&Layer::Upper)
+                && self.stack.upper_path(&path).symlink_metadata().is_ok())
+        {
+            drop(ns);
+            return self.lookup(parent, &entry.name);
+        }
+        let meta = match self.stack.path(layer, &path).symlink_metadata() {
+            // A lower hard link may have a copied-up sibling to join: the
+            // full lookup knows how.
+            Ok(m) if m.nlink() == 1 => m,
+            _ => {
+                drop(ns);
+                return self.lookup(parent, &entry.name);
+            }
+        };
+        let found = Found {
+            layer,
+            meta: meta.clone(),
+            merged: vec![layer],
+        };
+        let ino = self.register(&path, found);
+        let attr = self.linked_attr(ino, &self.node(ino)?, &meta);
+        self.table().inc_lookup(ino);
+        Ok(attr)
     }
 
     pub fn releasedir(&self, fh: u64) {

@@ -13,6 +13,7 @@
 
 mod attr;
 mod copy_up;
+mod create;
 mod dir;
 mod file;
 mod index;
@@ -98,6 +99,8 @@ pub fn file_attr(ino: u64, meta: &std::fs::Metadata, merged_dir: bool) -> FileAt
 /// Result of a lookup under the shared namespace lock.
 pub(crate) enum Child {
     Found(Option<u64>),
+    /// Found in the layers just now, with the stat of its backing object.
+    Fresh(u64, std::fs::Metadata),
     /// The lookup must write to upper (see `child_impl`).
     NeedsExclusive,
 }
@@ -317,11 +320,17 @@ impl UnionFs {
             .path(node.layer, &node.src)
             .symlink_metadata()
             .map_err(errno)?;
-        let attr = file_attr(ino, &meta, node.is_dir() && node.merged.len() > 1);
-        Ok(FileAttr {
+        Ok(self.linked_attr(ino, &node, &meta))
+    }
+
+    /// Attributes of `ino`, a node with a name, from `meta` (a stat of
+    /// its backing object just made).
+    pub(crate) fn linked_attr(&self, ino: u64, node: &Node, meta: &std::fs::Metadata) -> FileAttr {
+        let attr = file_attr(ino, meta, node.is_dir() && node.merged.len() > 1);
+        FileAttr {
             nlink: (attr.nlink as i64 + node.nlink_bias).max(0) as u32,
             ..attr
-        })
+        }
     }
 
     /// Finds `name` in directory `parent` (known names from the table, the
@@ -330,6 +339,7 @@ impl UnionFs {
     pub(crate) fn child(&self, parent: u64, name: &OsStr) -> Res<Option<u64>> {
         match self.child_impl(parent, name, true)? {
             Child::Found(ino) => Ok(ino),
+            Child::Fresh(ino, _) => Ok(Some(ino)),
             Child::NeedsExclusive => Err(Errno::EIO),
         }
     }
@@ -363,7 +373,8 @@ impl UnionFs {
                 .join(&ipath, &found.meta, &path)
                 .map(|i| Child::Found(Some(i)));
         }
-        Ok(Child::Found(Some(self.register(&path, found))))
+        let meta = found.meta.clone();
+        Ok(Child::Fresh(self.register(&path, found), meta))
     }
 
     pub(crate) fn register(&self, path: &Path, found: Found) -> u64 {

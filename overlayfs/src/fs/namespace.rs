@@ -68,6 +68,12 @@ impl UnionFs {
         let shared = self.read_ns();
         let ino = match self.child_shared(parent, name)? {
             Child::Found(ino) => ino.ok_or(Errno::ENOENT)?,
+            Child::Fresh(ino, meta) => {
+                // Just stat-ed: no second stat for the reply.
+                let attr = self.linked_attr(ino, &self.node(ino)?, &meta);
+                self.table().inc_lookup(ino);
+                return Ok(attr);
+            }
             Child::NeedsExclusive => {
                 drop(shared);
                 let _ns = self.write_ns()?;
@@ -118,6 +124,9 @@ impl UnionFs {
         self.ensure_upper_dir(&dir)?;
         let pmeta = self.stack.upper_path(&dir).metadata().map_err(errno)?;
         let setgid_dir = pmeta.mode() & libc::S_ISGID != 0;
+        if let Some(done) = self.create_in_place(&dir.join(name), creds, &new, setgid_dir)? {
+            return Ok(done);
+        }
         let gid = if setgid_dir { pmeta.gid() } else { creds.gid };
         let tmp = self.tmp_path()?;
         let built = self.build(&tmp, &new, creds.uid, gid, setgid_dir);

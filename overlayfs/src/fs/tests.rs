@@ -83,3 +83,45 @@ fn an_open_file_outlives_its_name() {
     fs.release(fh);
     assert_eq!(fs.getattr(ino).err(), Some(Errno::ENOENT));
 }
+
+#[test]
+fn new_objects_get_exactly_the_asked_mode_and_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let t = tempfile::tempdir().unwrap();
+    let fs = union(&t);
+    // 0640 survives any usual umask (made in place when we are the
+    // owner); 0666 and 0777 lose bits to a umask of 022 (built in the
+    // scratch dir and chmod-ed): both ways give the same result.
+    for (name, new, want) in [
+        (
+            "a",
+            NewObject::File {
+                mode: 0o100640,
+                flags: 0,
+            },
+            0o640,
+        ),
+        (
+            "b",
+            NewObject::File {
+                mode: 0o100666,
+                flags: 0,
+            },
+            0o666,
+        ),
+        ("c", NewObject::Dir { mode: 0o40777 }, 0o777),
+        ("d", NewObject::Dir { mode: 0o40750 }, 0o750),
+    ] {
+        fs.create_object(ROOT_INO, OsStr::new(name), me(), new)
+            .unwrap();
+        let m = t.path().join("u").join(name).symlink_metadata().unwrap();
+        assert_eq!(m.mode() & 0o7777, want, "{name}");
+        assert_eq!((m.uid(), m.gid()), (me().uid, me().gid), "{name}");
+    }
+    assert_eq!(
+        std::fs::read_dir(t.path().join("w/strata"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
