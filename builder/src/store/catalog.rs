@@ -96,7 +96,32 @@ const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Opens (creating if needed) and migrates the catalog at `path`.
+///
+/// Switching a fresh catalog to WAL takes an exclusive lock for which SQLite
+/// may return SQLITE_BUSY without calling the busy handler (two processes
+/// opening a new store at once), so a busy open is retried here, within the
+/// same bound as `busy_timeout`.
 pub fn open(path: &Path) -> Result<Connection> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match open_once(path) {
+            Err(Error::Catalog {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            }) if e.code == rusqlite::ErrorCode::DatabaseBusy
+                && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long a writer waits for another one before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn open_once(path: &Path) -> Result<Connection> {
     let err = |source| Error::Catalog {
         path: path.to_path_buf(),
         source,
@@ -108,7 +133,7 @@ pub fn open(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(err)?;
-    conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
     // Check the version before changing anything, even the journal mode.
     let found = schema_version(&conn, path)?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
