@@ -37,6 +37,7 @@ mod validate;
 
 use std::path::PathBuf;
 
+pub use markers::{is_opaque_dir, is_whiteout};
 pub use mount::{MountGuard, Stats, mount, serve, serve_with_ready};
 pub use validate::unescape_mountinfo;
 
