@@ -201,3 +201,42 @@ fn deep_stacks_resolve_like_shallow_ones() {
     // own0..own19, bottom, gone (made again), opq, sub; shadowed removed.
     assert_eq!(u.ls("d").len(), 20 + 4);
 }
+
+/// Listings may be served from the kernel's cache of a directory
+/// (FOPEN_CACHE_DIR): every change through the mount must show in the next
+/// listing, also of a merged directory whose lower entries get whited out,
+/// and through an open directory stream that is rewound.
+#[test]
+fn cached_listings_follow_every_change() {
+    let l = layers(2);
+    l.file(1, "d/low1", "1");
+    l.file(1, "d/low2", "2");
+    l.file(0, "d/top", "t");
+    let u = l.mount();
+    // Twice: the second may come from the cache.
+    assert_eq!(u.ls("d"), ["low1", "low2", "top"]);
+    assert_eq!(u.ls("d"), ["low1", "low2", "top"]);
+    fs::write(u.m("d/new"), "n").unwrap();
+    assert_eq!(u.ls("d"), ["low1", "low2", "new", "top"]);
+    fs::remove_file(u.m("d/low1")).unwrap();
+    assert_eq!(u.ls("d"), ["low2", "new", "top"]);
+    fs::rename(u.m("d/low2"), u.m("d/moved")).unwrap();
+    assert_eq!(u.ls("d"), ["moved", "new", "top"]);
+    fs::create_dir(u.m("d/sub")).unwrap();
+    fs::remove_dir(u.m("d/sub")).unwrap();
+    fs::rename(u.m("d/top"), u.m("top-out")).unwrap();
+    assert_eq!(u.ls("d"), ["moved", "new"]);
+    assert_eq!(u.ls(""), ["d", "top-out"]);
+    // A whole merged directory replaced: the new one starts empty.
+    for name in u.ls("d") {
+        fs::remove_file(u.m(&format!("d/{name}"))).unwrap();
+    }
+    fs::remove_dir(u.m("d")).unwrap();
+    fs::create_dir(u.m("d")).unwrap();
+    assert!(u.ls("d").is_empty());
+    // An open stream, rewound after a change, sees it.
+    let seen = common::sys::rewinddir_after(&u.m("d"), || {
+        fs::write(u.m("d/late"), "l").unwrap();
+    });
+    assert_eq!(seen, ["late"]);
+}

@@ -92,3 +92,40 @@ pub fn telldir_roundtrip(dir: &Path) -> Vec<String> {
     unsafe { libc::closedir(d) };
     seen.into_iter().map(|(_, n)| n).collect()
 }
+
+/// Opens `dir` with opendir(3), reads it to the end, runs `change`, then
+/// rewinddir(3)s and returns the names (without `.` and `..`) read after
+/// the rewind: POSIX has the rewound stream show the directory's state
+/// at that time.
+pub fn rewinddir_after(dir: &Path, change: impl FnOnce()) -> Vec<String> {
+    let cp = c(dir);
+    // SAFETY: opendir on a valid path; the stream is closed below.
+    let d = unsafe { libc::opendir(cp.as_ptr()) };
+    assert!(!d.is_null(), "opendir {}", dir.display());
+    let read_all = || {
+        let mut names = Vec::new();
+        loop {
+            // SAFETY: d is an open directory stream.
+            let ent = unsafe { libc::readdir(d) };
+            if ent.is_null() {
+                break;
+            }
+            // SAFETY: ent is a valid dirent; d_name is NUL-terminated.
+            let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
+            let name = name.to_string_lossy().into_owned();
+            if name != "." && name != ".." {
+                names.push(name);
+            }
+        }
+        names.sort();
+        names
+    };
+    read_all();
+    change();
+    // SAFETY: d is open.
+    unsafe { libc::rewinddir(d) };
+    let names = read_all();
+    // SAFETY: d is open and not used after this.
+    unsafe { libc::closedir(d) };
+    names
+}
