@@ -313,8 +313,8 @@ impl<FS: Filesystem> Session<FS> {
             );
         }
         if let Some(uring) = uring {
-            threads.extend(uring.spawn(&ring_ch, |qid| SessionEventLoop {
-                thread_name: format!("fuser-ring-{qid}"),
+            threads.extend(uring.spawn(&ring_ch, |qid, k| SessionEventLoop {
+                thread_name: format!("fuser-ring-{qid}-{k}"),
                 filesystem: filesystem.clone(),
                 ch: ring_ch.clone(),
                 allowed,

@@ -12,6 +12,14 @@
 //! thread of a queue is pinned to its CPU, so a request is served on the
 //! CPU that issued it without a cross-CPU wakeup.
 //!
+//! Each queue is served by `THREADS_PER_QUEUE` threads with one entry
+//! each: the kernel hands a request to an entry that is waiting, so while
+//! one thread is busy with a long request (a copy-up, an fsync) the next
+//! request of that CPU goes to the other thread instead of waiting behind
+//! it, as it would with several entries in one thread. The kernel reuses
+//! the entry committed last first, so a sequential workload keeps to one
+//! thread.
+//!
 //! What does not travel over the ring stays on /dev/fuse: FORGET and
 //! INTERRUPT (the kernel queues them there), notifications and the
 //! passthrough backing-file ioctls. The session keeps its /dev/fuse
@@ -50,10 +58,13 @@ use crate::reply::ReplyTo;
 use crate::request::RequestWithSender;
 use crate::session::SessionEventLoop;
 
-/// Entries per queue. A queue is served by one thread, so more entries
-/// only let the kernel queue requests in the entries instead of its list;
-/// each costs a payload buffer of max_write size.
-const QUEUE_DEPTH: u32 = 4;
+/// Threads (each with its own ring and one entry) per queue: how many
+/// requests of one CPU can be served at once. Each entry costs a payload
+/// buffer of max_write size.
+const THREADS_PER_QUEUE: usize = 2;
+/// Entries per thread: one, so that a busy thread holds no idle entry the
+/// kernel could give a request to (see the module comment).
+const ENTRIES_PER_THREAD: u32 = 1;
 
 const FUSE_IO_URING_CMD_REGISTER: u32 = 1;
 const FUSE_IO_URING_CMD_COMMIT_AND_FETCH: u32 = 2;
@@ -83,62 +94,68 @@ const PAYLOAD_OFF: usize = 4096;
 /// entry registered, so registration must follow.
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    queues: Vec<Queue>,
+    /// `THREADS_PER_QUEUE` rings per queue.
+    rings: Vec<Ring>,
+    queues: usize,
     payload_size: usize,
 }
 
-struct Queue {
+/// The ring of one serving thread of queue `qid`.
+struct Ring {
     qid: u16,
     ring: IoUring<squeue::Entry128, cqueue::Entry>,
 }
 
-impl fmt::Debug for Queue {
+impl fmt::Debug for Ring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Queue").field("qid", &self.qid).finish()
+        f.debug_struct("Ring").field("qid", &self.qid).finish()
     }
 }
 
 impl Prepared {
-    /// One ring per possible CPU (the kernel's queue count), each sized
-    /// for `QUEUE_DEPTH` entries whose payload buffers hold
-    /// `payload_size` bytes (at least the kernel's max_write and
-    /// max_pages, or it refuses the registration).
+    /// `THREADS_PER_QUEUE` rings per possible CPU (the kernel's queue
+    /// count), each for `ENTRIES_PER_THREAD` entries whose payload
+    /// buffers hold `payload_size` bytes (at least the kernel's max_write
+    /// and max_pages, or it refuses the registration).
     pub(crate) fn new(payload_size: usize) -> io::Result<Self> {
         let n = possible_cpus()?;
         let qids = u16::try_from(n).map_err(|_| io::Error::other("too many CPUs"))?;
-        let queues = (0..qids)
-            .map(|qid| {
+        let mut rings = Vec::with_capacity(n * THREADS_PER_QUEUE);
+        for qid in 0..qids {
+            for _ in 0..THREADS_PER_QUEUE {
                 let ring = IoUring::<squeue::Entry128, cqueue::Entry>::builder()
-                    .setup_cqsize(QUEUE_DEPTH * 2)
-                    .build(QUEUE_DEPTH)?;
-                Ok(Queue { qid, ring })
-            })
-            .collect::<io::Result<Vec<_>>>()?;
+                    .setup_cqsize(ENTRIES_PER_THREAD * 2)
+                    .build(ENTRIES_PER_THREAD)?;
+                rings.push(Ring { qid, ring });
+            }
+        }
         Ok(Prepared {
-            queues,
+            rings,
+            queues: n,
             payload_size,
         })
     }
 
     pub(crate) fn queue_count(&self) -> usize {
-        self.queues.len()
+        self.queues
     }
 
-    /// Starts one thread per queue, serving `make_ctx(qid)`'s filesystem.
+    /// Starts the serving threads, `make_ctx(qid, k)` giving the k-th
+    /// thread of queue `qid` its filesystem and name.
     pub(crate) fn spawn<FS: Filesystem>(
         self,
         ch: &Channel,
-        mut make_ctx: impl FnMut(u16) -> SessionEventLoop<FS>,
+        mut make_ctx: impl FnMut(u16, usize) -> SessionEventLoop<FS>,
     ) -> io::Result<Vec<std::thread::JoinHandle<io::Result<()>>>> {
-        let mut threads = Vec::with_capacity(self.queues.len());
-        for queue in self.queues {
-            let ctx = make_ctx(queue.qid);
+        let mut threads = Vec::with_capacity(self.rings.len());
+        for (i, ring) in self.rings.into_iter().enumerate() {
+            let ctx = make_ctx(ring.qid, i % THREADS_PER_QUEUE);
             let ch = ch.clone();
             let payload_size = self.payload_size;
             threads.push(
                 std::thread::Builder::new()
                     .name(ctx.thread_name.clone())
-                    .spawn(move || queue.serve(&ch, &ctx, payload_size))?,
+                    .spawn(move || ring.serve(&ch, &ctx, payload_size))?,
             );
         }
         Ok(threads)
@@ -309,7 +326,7 @@ fn dispatch<FS: Filesystem>(ctx: &SessionEventLoop<FS>, sender: &RingSender, req
     }
 }
 
-impl Queue {
+impl Ring {
     /// The ring thread: registers the entries, then serves and commits
     /// until the kernel ends every entry (unmount or abort: ENOTCONN).
     fn serve<FS: Filesystem>(
@@ -324,7 +341,7 @@ impl Queue {
             slot: Arc::new(ReplySlot::default()),
             dev: ch.sender(),
         };
-        let mut entries: Vec<Entry> = (0..QUEUE_DEPTH)
+        let mut entries: Vec<Entry> = (0..ENTRIES_PER_THREAD)
             .map(|_| Entry::new(payload_size))
             .collect();
         for (i, e) in entries.iter().enumerate() {
@@ -379,8 +396,8 @@ impl Queue {
     fn push(&mut self, sqe: squeue::Entry128) -> io::Result<()> {
         // SAFETY: the entry's buffers and iovecs live in `entries` until
         // every command is completed (the serve loop only returns then, or
-        // leaks them), and the SQ has room: it holds QUEUE_DEPTH entries,
-        // one command per entry at a time.
+        // leaks them), and the SQ has room: it holds ENTRIES_PER_THREAD
+        // commands, one per entry at a time.
         unsafe { self.ring.submission().push(&sqe) }
             .map_err(|_| io::Error::other("io_uring submission queue full"))
     }
