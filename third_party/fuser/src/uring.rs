@@ -63,7 +63,11 @@ use crate::session::SessionEventLoop;
 /// buffer of max_write size.
 const THREADS_PER_QUEUE: usize = 2;
 /// Entries per thread: one, so that a busy thread holds no idle entry the
-/// kernel could give a request to (see the module comment).
+/// kernel could give a request to (see the module comment). It also means
+/// the kernel's task work for the entry (copying the next request in, run
+/// in this thread's context and signalled like a signal) only arrives
+/// while the thread waits in io_uring_enter for exactly that, never in the
+/// middle of a handler's own syscalls.
 const ENTRIES_PER_THREAD: u32 = 1;
 
 const FUSE_IO_URING_CMD_REGISTER: u32 = 1;
