@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use union_support::mount::{Layout, Mount, watchdog};
+use union_support::mount::{Layout, Mount, daemon_io_urings, watchdog};
 use union_support::ops::{Generator, Op, Outcome, apply};
 use union_support::{layers, rng, snapshot};
 
@@ -54,13 +54,21 @@ struct Plan {
     /// opaque dirs, the index of copied-up lower hard links and their link
     /// counts) must give the kernel's view back.
     remount_every: Option<u64>,
+    /// Serve the union over FUSE io_uring queues, and fail unless it is.
+    io_uring: bool,
 }
 
 const PLAIN: Plan = Plan {
     remount_every: None,
+    io_uring: false,
 };
 const REMOUNTING: Plan = Plan {
     remount_every: Some(150),
+    io_uring: false,
+};
+const IO_URING: Plan = Plan {
+    remount_every: None,
+    io_uring: true,
 };
 
 impl Plan {
@@ -75,27 +83,36 @@ struct Pair {
     u: Layout,
     kernel: Mount,
     union: Mount,
+    io_uring: bool,
 }
 
 impl Pair {
-    fn new(root: &Path, seed: u64) -> Pair {
+    fn new(root: &Path, seed: u64, plan: Plan) -> Pair {
         let k = Layout::create(&root.join("kernel"), 3);
         let u = Layout::create(&root.join("union"), 3);
         // Built twice from the seed rather than copied: identical by
         // construction, and no tool's copy semantics in between.
         layers::generate_stack(&k.lowers, seed);
         layers::generate_stack(&u.lowers, seed);
-        Pair::mount(k, u)
+        Pair::mount(k, u, plan.io_uring)
     }
 
-    fn mount(k: Layout, u: Layout) -> Pair {
+    fn mount(k: Layout, u: Layout, io_uring: bool) -> Pair {
         let kernel = Mount::kernel(&k);
-        let union = Mount::union(&u);
+        let union = if io_uring {
+            let union = Mount::union_opts(&format!("{},io_uring=on", u.options()), &u.mnt);
+            let rings = daemon_io_urings(&u.mnt);
+            assert!(rings > 0, "the union daemon has no io_uring queues");
+            union
+        } else {
+            Mount::union(&u)
+        };
         Pair {
             k,
             u,
             kernel,
             union,
+            io_uring,
         }
     }
 
@@ -143,10 +160,11 @@ impl Pair {
             u,
             kernel,
             union,
+            io_uring,
         } = self;
         kernel.unmount();
         union.unmount();
-        Pair::mount(k, u)
+        Pair::mount(k, u, io_uring)
     }
 
     /// Full-tree comparison now and after a remount.
@@ -168,7 +186,7 @@ struct Failure {
 
 /// Runs `n_ops` generated operations from `seed` under `root`.
 fn run(root: &Path, seed: u64, n_ops: u64, plan: Plan) -> Result<(), Failure> {
-    let mut pair = Pair::new(root, seed);
+    let mut pair = Pair::new(root, seed, plan);
     let mut ops: Vec<Op> = Vec::new();
     let fail = |what: String, ops: &[Op]| Failure {
         what,
@@ -255,7 +273,7 @@ fn run(root: &Path, seed: u64, n_ops: u64, plan: Plan) -> Result<(), Failure> {
 /// the first divergence, if any.
 fn replay(seed: u64, ops: &[Op], plan: Plan) -> Option<String> {
     let tmp = union_support::tempdir();
-    let mut pair = Pair::new(tmp.path(), seed);
+    let mut pair = Pair::new(tmp.path(), seed, plan);
     for (i, op) in ops.iter().enumerate() {
         if let Err(e) = pair.step(op) {
             return Some(format!("step {i}: {e}"));
@@ -363,6 +381,20 @@ fn union_differential_vs_kernel_overlay_with_link_counts() {
     let n_ops = env_u64("STRATA_DIFF_OPS").unwrap_or(1200);
     let seed = env_u64("STRATA_DIFF_SEED").unwrap_or(4);
     run_seeds(&[seed], n_ops, REMOUNTING);
+}
+
+/// A seed with the union forced onto FUSE over io_uring (the default
+/// where the kernel offers it; this one fails if it does not: the fuse
+/// module's `enable_uring`, set by scripts/setup). 800 operations.
+#[test]
+fn union_differential_vs_kernel_overlay_over_io_uring() {
+    common::require_root_and_fuse();
+    let param = "/sys/module/fuse/parameters/enable_uring";
+    let on = std::fs::read_to_string(param).is_ok_and(|v| v.trim() == "Y");
+    assert!(on, "{param} is not Y: run scripts/setup (kernel >= 6.14)");
+    let n_ops = env_u64("STRATA_DIFF_OPS").unwrap_or(800);
+    let seed = env_u64("STRATA_DIFF_SEED").unwrap_or(5);
+    run_seeds(&[seed], n_ops, IO_URING);
 }
 
 #[test]

@@ -28,6 +28,8 @@ pub struct Adapter {
     pub fs: Arc<UnionFs>,
     /// Asked for (`Config::disable_passthrough` unset).
     want_passthrough: bool,
+    /// Asked for (`Config::disable_io_uring` unset).
+    want_io_uring: bool,
     pt: Passthrough,
 }
 
@@ -45,10 +47,11 @@ impl Adapter {
         entry(reply, res.map(|(attr, _)| attr));
     }
 
-    pub fn new(fs: Arc<UnionFs>, want_passthrough: bool) -> Self {
+    pub fn new(fs: Arc<UnionFs>, want_passthrough: bool, want_io_uring: bool) -> Self {
         Adapter {
             fs,
             want_passthrough,
+            want_io_uring,
             pt: Passthrough::new(),
         }
     }
@@ -200,6 +203,12 @@ impl Filesystem for Adapter {
         // 125k entries made 115k requests). An entry from a lower layer
         // costs one stat here (`lookup_entry`).
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS);
+        // Requests over io_uring queues, one per CPU, served on the CPU
+        // that issued them (see third_party/fuser/src/uring.rs). The
+        // session logs which transport it got (mount.rs).
+        if self.want_io_uring {
+            let _ = config.add_capabilities(fuser::InitFlags::FUSE_OVER_IO_URING);
+        }
         Ok(())
     }
 

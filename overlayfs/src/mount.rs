@@ -73,10 +73,34 @@ fn session(config: &Config, mountpoint: &Path) -> Result<Served, Error> {
     // Each thread reads its own clone of /dev/fuse (no shared queue lock).
     fuse_config.clone_fd = true;
     let fs = Arc::new(fs);
-    let adapter = Adapter::new(fs.clone(), !config.disable_passthrough);
+    let adapter = Adapter::new(
+        fs.clone(),
+        !config.disable_passthrough,
+        !config.disable_io_uring,
+    );
     let session = Session::new(adapter, &mnt, &fuse_config).map_err(|e| io_err(mountpoint, e))?;
+    log_transport(&session, config);
     start_invalidator(&fs, session.notifier());
     Ok((session, mnt, fs))
+}
+
+/// Says once which way requests travel (INIT has settled it by now).
+fn log_transport(session: &Session<Adapter>, config: &Config) {
+    match session.io_uring_queues() {
+        Some(n) => log::info!("requests: FUSE over io_uring ({n} queues, one per CPU)"),
+        None if config.disable_io_uring => log::info!("requests: /dev/fuse (io_uring=off)"),
+        None if uring_enabled() => log::info!("requests: /dev/fuse (no io_uring)"),
+        None => log::info!(
+            "requests: /dev/fuse (the kernel offers no io_uring: fuse enable_uring is off)"
+        ),
+    }
+}
+
+/// The fuse module parameter that lets the kernel offer FUSE over
+/// io_uring. Only read: setting it is the administrator's (scripts/setup).
+fn uring_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/fuse/parameters/enable_uring")
+        .is_ok_and(|v| v.trim() == "Y")
 }
 
 /// Session threads: one per core, at least 2 (a copy-up or an fsync holds

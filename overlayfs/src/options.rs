@@ -82,6 +82,9 @@ fn apply_option(args: &mut Args, opt: &str) -> Result<(), String> {
         ("passthrough", Some("on")) => args.config.disable_passthrough = false,
         ("passthrough", Some("off")) => args.config.disable_passthrough = true,
         ("passthrough", Some(v)) => return Err(format!("passthrough={v}: on or off")),
+        ("io_uring", Some("on")) => args.config.disable_io_uring = false,
+        ("io_uring", Some("off")) => args.config.disable_io_uring = true,
+        ("io_uring", Some(v)) => return Err(format!("io_uring={v}: on or off")),
         ("fsname", Some(_)) => args.config.mount_options.push(opt.to_string()),
         ("ro", None) => {
             args.config.mount_options.push("ro".into());
@@ -192,6 +195,16 @@ mod tests {
         assert!(a.foreground);
         assert_eq!(a.config.upperdir, None);
         assert_eq!(a.config.mount_options, vec!["ro".to_string()]);
+    }
+
+    #[test]
+    fn io_uring_can_be_forced_off() {
+        assert!(!run(&["-o", "lowerdir=/a", "/m"]).config.disable_io_uring);
+        let a = run(&["-o", "lowerdir=/a,io_uring=off", "/m"]);
+        assert!(a.config.disable_io_uring);
+        let a = run(&["-o", "lowerdir=/a,io_uring=off,io_uring=on", "/m"]);
+        assert!(!a.config.disable_io_uring);
+        assert!(parse(["-o", "lowerdir=/a,io_uring=yes", "/m"].map(OsString::from)).is_err());
     }
 
     #[test]

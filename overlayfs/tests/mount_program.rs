@@ -7,29 +7,12 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_strata-overlayfs");
-
-fn mounted(p: &Path) -> bool {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let p = p.to_str().unwrap();
-    info.lines().any(|l| l.split(' ').nth(4) == Some(p))
-}
-
-/// Detaches the mount at `.0` on drop if a test left it mounted.
-struct Unmount(PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        if mounted(&self.0) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-}
 
 fn opts(l: &Layers) -> String {
     format!(

@@ -316,6 +316,23 @@ pub fn abort_fuse_at(path: &Path) {
     }
 }
 
+/// The io_uring instances held by the daemon serving `mnt` (FUSE over
+/// io_uring queues, one per CPU, when it got them).
+pub fn daemon_io_urings(mnt: &Path) -> usize {
+    daemons_serving(mnt)
+        .into_iter()
+        .flat_map(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .into_iter()
+                .flatten()
+        })
+        .flatten()
+        .filter(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().contains("[io_uring]"))
+        })
+        .count()
+}
+
 /// Processes (other than this one) whose command line has `path` as an
 /// argument: the mount program's daemon for that mountpoint.
 fn daemons_serving(path: &Path) -> Vec<i32> {

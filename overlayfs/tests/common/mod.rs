@@ -72,13 +72,15 @@ impl Layers {
 
     /// The union of these layers. `STRATA_TEST_PASSTHROUGH=off` runs a
     /// whole suite with file data through the daemon instead of FUSE
-    /// passthrough (both must pass).
+    /// passthrough, `STRATA_TEST_IO_URING=off` with requests on /dev/fuse
+    /// where the kernel offers FUSE over io_uring (all must pass).
     pub fn config(&self) -> Config {
         Config {
             lowerdirs: self.lowerdirs(),
             upperdir: Some(self.dir.path().join("upper")),
             workdir: Some(self.dir.path().join("work")),
             disable_passthrough: passthrough_off_by_env(),
+            disable_io_uring: io_uring_off_by_env(),
             ..Default::default()
         }
     }
@@ -111,6 +113,7 @@ impl Layers {
         let config = Config {
             lowerdirs: self.lowerdirs(),
             disable_passthrough: passthrough_off_by_env(),
+            disable_io_uring: io_uring_off_by_env(),
             ..Default::default()
         };
         let guard = overlayfs::mount(config, &self.mnt_dir()).unwrap();
@@ -180,6 +183,28 @@ impl Union {
             "leftovers in work/: {:?}",
             ls(&scratch)
         );
+    }
+}
+
+fn io_uring_off_by_env() -> bool {
+    std::env::var("STRATA_TEST_IO_URING").is_ok_and(|v| v == "off")
+}
+
+/// Whether something is mounted at `p` (as this process sees it).
+pub fn mounted(p: &Path) -> bool {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let p = p.to_str().unwrap();
+    info.lines().any(|l| l.split(' ').nth(4) == Some(p))
+}
+
+/// Detaches the mount at `.0` on drop if a test left it mounted.
+pub struct Unmount(pub PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        if mounted(&self.0) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
     }
 }
 
