@@ -132,6 +132,7 @@ mod tests {
             work: None,
             lowers,
             index: DirIndexes::default(),
+            upper_markers: Default::default(),
         };
         let mut layers = vec![Layer::Upper];
         layers.extend((0..10).map(Layer::Lower));

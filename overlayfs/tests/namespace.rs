@@ -108,6 +108,33 @@ fn unlink_of_a_lower_file_leaves_a_whiteout() {
 }
 
 #[test]
+fn whiteouts_already_in_upper_hide_and_give_way_to_creates() {
+    let l = layers(1);
+    l.file(0, "d/f", "lower");
+    l.file(0, "d/g", "lower");
+    // An upper dir left by fuse-overlayfs (`.wh.` files where it could
+    // not mknod) and a stray 0/0 whiteout hiding nothing.
+    fs::create_dir(l.upper("d")).unwrap();
+    fs::write(l.upper("d/.wh.f"), "").unwrap();
+    sys::mknod(&l.upper("stray"), libc::S_IFCHR, 0).unwrap();
+    let u = l.mount();
+    assert_eq!(u.ls("d"), ["g"]);
+    assert_eq!(errno_of(fs::metadata(u.m("d/f"))), libc::ENOENT);
+    assert_eq!(u.ls(""), ["d"]);
+    fs::write(u.m("stray"), "new").unwrap();
+    fs::write(u.m("d/f"), "new").unwrap();
+    fs::create_dir(u.m("d/sub")).unwrap();
+    assert_eq!(fs::read_to_string(u.upper("stray")).unwrap(), "new");
+    assert_eq!(fs::read_to_string(u.m("d/f")).unwrap(), "new");
+    assert_eq!(u.ls("d"), ["f", "g", "sub"]);
+    // Removed again: the lower file stays hidden.
+    fs::remove_file(u.m("d/f")).unwrap();
+    assert_eq!(u.ls("d"), ["g", "sub"]);
+    assert_eq!(errno_of(fs::metadata(u.m("d/f"))), libc::ENOENT);
+    u.assert_work_clean();
+}
+
+#[test]
 fn rmdir_then_mkdir_gives_an_opaque_directory() {
     let l = layers(1);
     l.file(0, "d/inner/f", "x");

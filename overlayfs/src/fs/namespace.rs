@@ -18,7 +18,7 @@ use nix::sys::stat::{Mode, SFlag};
 
 use super::{Child, Creds, Res, UnionFs, errno, nix_errno};
 use crate::copyup::{self, remove_any, rename2};
-use crate::layers::Layer;
+use crate::layers::{self, Layer};
 use crate::{markers, readdir};
 
 /// What to create.
@@ -117,6 +117,9 @@ impl UnionFs {
             return Err(Errno::EPERM);
         }
         let _ns = self.write_ns()?;
+        if let Some(done) = self.create_fast(parent, name, creds, &new)? {
+            return Ok(done);
+        }
         if self.child(parent, name)?.is_some() {
             return Err(Errno::EEXIST);
         }
@@ -259,18 +262,34 @@ impl UnionFs {
         let lower = self.stack.lower_has(merged, dir, name).map_err(errno)?;
         let path = dir.join(name);
         let target = self.stack.upper_path(&path);
+        if !lower {
+            // One unlink is atomic already, and its error tells what is
+            // there: nothing (or no upper parent), or a directory (it may
+            // still hold whiteouts, so it goes out of the way whole, below).
+            match fs::remove_file(&target) {
+                Ok(()) => return Ok(()),
+                Err(e) if layers::is_absent(&e) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {}
+                Err(e) => return Err(errno(e)),
+            }
+        }
         let upper_meta = target.symlink_metadata().ok();
         if upper_meta.is_none() {
             if lower {
-                self.ensure_upper_dir(dir)?;
-                copyup::make_whiteout(&target).map_err(errno)?;
+                // Made right away; the parent is copied up only if missing.
+                match copyup::make_whiteout(&target) {
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                        self.ensure_upper_dir(dir)?;
+                        copyup::make_whiteout(&target).map_err(errno)?;
+                    }
+                    r => r.map_err(errno)?,
+                }
             }
             return Ok(());
         }
-        if !lower && upper_meta.is_some_and(|m| !m.is_dir()) {
-            // One unlink is atomic already (a directory may still hold
-            // whiteouts, so it goes out of the way first, below).
-            return fs::remove_file(&target).map_err(errno);
+        if upper_meta.as_ref().is_some_and(|m| m.is_dir()) {
+            // Its `.wh.` files (if any) leave with it.
+            self.stack.upper_markers.forget(&path);
         }
         let tmp = self.tmp_path()?;
         if lower {
