@@ -52,6 +52,16 @@ impl UpperMarkers {
         Ok(hidden)
     }
 
+    /// The upper directory at union path `dir` was just made by us (mkdir,
+    /// copy-up): it holds no `.wh.` file, no need to list it.
+    pub fn made_empty(&self, dir: &Path) {
+        let mut map = self.lock();
+        if map.len() >= MAX_DIRS {
+            map.clear();
+        }
+        map.insert(dir.to_path_buf(), Arc::default());
+    }
+
     /// Upper directories may have moved (a directory rename or exchange):
     /// drop every set. Caller holds the namespace lock exclusive.
     pub fn forget_all(&self) {
@@ -117,6 +127,10 @@ mod tests {
         fs::remove_file(d.join(".wh.late")).unwrap();
         m.forget_all();
         assert!(!m.hides(&d, rel, OsStr::new("late")).unwrap());
+        // A directory we made holds none (not listed again).
+        m.made_empty(rel);
+        fs::write(d.join(".wh.late"), "").unwrap();
+        assert!(!m.hides(&d, rel, OsStr::new("gone")).unwrap());
         // An absent upper dir hides nothing.
         let none = t.path().join("none");
         assert!(!m.hides(&none, Path::new("none"), OsStr::new("x")).unwrap());

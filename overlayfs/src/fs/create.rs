@@ -164,6 +164,10 @@ impl UnionFs {
             NewObject::Link { .. } => return Ok(None),
         };
         let file = match made {
+            Ok(None) if matches!(new, NewObject::Dir { .. }) => {
+                self.stack.upper_markers.made_empty(path);
+                None
+            }
             Ok(f) => f,
             // A whiteout: replacing it is the scratch dir's job.
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(None),

@@ -383,6 +383,8 @@ impl UnionFs {
         if found.layer == Layer::Upper {
             let upper = self.stack.upper_path(path);
             self.upper_link_state(&upper, &found.meta, &mut node);
+        } else {
+            node.lower_nlink = found.meta.nlink();
         }
         self.table().insert_found(path, key_of(&found.meta), node)
     }
