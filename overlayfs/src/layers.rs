@@ -146,7 +146,7 @@ impl Stack {
                     }
                 },
                 Err(e) if is_absent(&e) => {
-                    if self.has_marker(layer, dir, name)? {
+                    if self.has_marker(layer, dir, name) {
                         break;
                     }
                 }
@@ -158,12 +158,16 @@ impl Stack {
 
     /// Whether `layer` holds a `.wh.<name>` file in directory `dir`. The
     /// upper layer answers from its listed set (`upper_markers.rs`).
-    fn has_marker(&self, layer: Layer, dir: &Path, name: &OsStr) -> io::Result<bool> {
-        if layer == Layer::Upper {
-            return self.upper_markers.hides(&self.path(layer, dir), dir, name);
+    fn has_marker(&self, layer: Layer, dir: &Path, name: &OsStr) -> bool {
+        // A directory we may not list (search but no read permission, for
+        // a daemon without CAP_DAC_OVERRIDE) is asked name by name.
+        if layer == Layer::Upper
+            && let Ok(hidden) = self.upper_markers.hides(&self.path(layer, dir), dir, name)
+        {
+            return hidden;
         }
         let marker = self.path(layer, &dir.join(markers::whiteout_file_name(name)));
-        Ok(marker.symlink_metadata().is_ok())
+        marker.symlink_metadata().is_ok()
     }
 
     /// Whether a lower layer shows something at `dir/name` (ignoring the
