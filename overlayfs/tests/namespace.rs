@@ -117,16 +117,23 @@ fn whiteouts_already_in_upper_hide_and_give_way_to_creates() {
     fs::create_dir(l.upper("d")).unwrap();
     fs::write(l.upper("d/.wh.f"), "").unwrap();
     sys::mknod(&l.upper("stray"), libc::S_IFCHR, 0).unwrap();
+    l.file(0, "hidden", "lower");
+    sys::mknod(&l.upper("hidden"), libc::S_IFCHR, 0).unwrap();
     let u = l.mount();
     assert_eq!(u.ls("d"), ["g"]);
+    // Each create follows a lookup that found nothing (noted for create).
     assert_eq!(errno_of(fs::metadata(u.m("d/f"))), libc::ENOENT);
+    assert_eq!(errno_of(fs::metadata(u.m("hidden"))), libc::ENOENT);
     assert_eq!(u.ls(""), ["d"]);
+    fs::write(u.m("hidden"), "new").unwrap();
+    assert_eq!(fs::read_to_string(u.upper("hidden")).unwrap(), "new");
     fs::write(u.m("stray"), "new").unwrap();
     fs::write(u.m("d/f"), "new").unwrap();
     fs::create_dir(u.m("d/sub")).unwrap();
     assert_eq!(fs::read_to_string(u.upper("stray")).unwrap(), "new");
     assert_eq!(fs::read_to_string(u.m("d/f")).unwrap(), "new");
     assert_eq!(u.ls("d"), ["f", "g", "sub"]);
+    assert_eq!(u.ls(""), ["d", "hidden", "stray"]);
     // Removed again: the lower file stays hidden.
     fs::remove_file(u.m("d/f")).unwrap();
     assert_eq!(u.ls("d"), ["g", "sub"]);

@@ -107,7 +107,9 @@ impl UnionFs {
             .copied()
             .filter(|l| *l != Layer::Upper)
             .collect();
+        // Usually the LOOKUP just before found the name in no layer.
         if !lowers.is_empty()
+            && !self.lower_absent.take(&path)
             && self
                 .stack
                 .resolve(&lowers, dir, name)

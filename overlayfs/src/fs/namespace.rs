@@ -306,6 +306,7 @@ impl UnionFs {
         if upper_meta.is_dir() {
             // Its `.wh.` files (if any) leave with it.
             self.stack.upper_markers.forget(&path);
+            self.lower_absent.clear();
         }
         let tmp = self.tmp_path()?;
         if lower {
