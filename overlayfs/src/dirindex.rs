@@ -51,14 +51,15 @@ impl DirIndexes {
         dir: &Path,
         name: &OsStr,
     ) -> io::Result<Cow<'a, [Layer]>> {
+        // Counted first: most lookups need no index and no allocation.
+        if dir_layers.iter().filter(|l| **l != Layer::Upper).count() < MIN_LOWERS {
+            return Ok(Cow::Borrowed(dir_layers));
+        }
         let lowers: Vec<Layer> = dir_layers
             .iter()
             .copied()
             .filter(|l| *l != Layer::Upper)
             .collect();
-        if lowers.len() < MIN_LOWERS {
-            return Ok(Cow::Borrowed(dir_layers));
-        }
         let index = self.get(stack, dir, lowers)?;
         let mut out: Vec<Layer> = dir_layers
             .iter()
@@ -132,6 +133,7 @@ mod tests {
             work: None,
             lowers,
             index: DirIndexes::default(),
+            upper_markers: Default::default(),
         };
         let mut layers = vec![Layer::Upper];
         layers.extend((0..10).map(Layer::Lower));

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dirindex::DirIndexes;
 use crate::markers;
+use crate::upper_markers::UpperMarkers;
 
 /// One layer of the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +30,8 @@ pub struct Stack {
     pub lowers: Vec<PathBuf>,
     /// Name indexes of directories merged from many lower layers.
     pub index: DirIndexes,
+    /// `.wh.` files of upper directories, listed once per directory.
+    pub upper_markers: UpperMarkers,
 }
 
 /// A name found in the stack.
@@ -143,8 +146,7 @@ impl Stack {
                     }
                 },
                 Err(e) if is_absent(&e) => {
-                    let marker = self.path(layer, &dir.join(markers::whiteout_file_name(name)));
-                    if marker.symlink_metadata().is_ok() {
+                    if self.has_marker(layer, dir, name) {
                         break;
                     }
                 }
@@ -152,6 +154,20 @@ impl Stack {
             }
         }
         Ok(found)
+    }
+
+    /// Whether `layer` holds a `.wh.<name>` file in directory `dir`. The
+    /// upper layer answers from its listed set (`upper_markers.rs`).
+    fn has_marker(&self, layer: Layer, dir: &Path, name: &OsStr) -> bool {
+        // A directory we may not list (search but no read permission, for
+        // a daemon without CAP_DAC_OVERRIDE) is asked name by name.
+        if layer == Layer::Upper
+            && let Ok(hidden) = self.upper_markers.hides(&self.path(layer, dir), dir, name)
+        {
+            return hidden;
+        }
+        let marker = self.path(layer, &dir.join(markers::whiteout_file_name(name)));
+        marker.symlink_metadata().is_ok()
     }
 
     /// Whether a lower layer shows something at `dir/name` (ignoring the
@@ -182,6 +198,7 @@ mod tests {
             work: None,
             lowers,
             index: DirIndexes::default(),
+            upper_markers: UpperMarkers::default(),
         }
     }
 

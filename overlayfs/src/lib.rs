@@ -33,6 +33,7 @@ mod passthrough;
 mod readdir;
 mod sys;
 mod table;
+mod upper_markers;
 mod validate;
 
 use std::path::PathBuf;

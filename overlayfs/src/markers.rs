@@ -67,12 +67,18 @@ pub fn whiteout_file_name(name: &OsStr) -> std::ffi::OsString {
 }
 
 /// Whether the directory at `dir` hides the layers below it, in any format.
+/// One listxattr tells which opaque xattrs to read (usually none: one
+/// syscall instead of one per format).
 pub fn is_opaque_dir(dir: &Path) -> bool {
     let yes =
         |name: &str| sys::lgetxattr(dir, OsStr::new(name)).is_ok_and(|v| v.as_slice() == b"y");
-    yes(OPAQUE_XATTR)
-        || OTHER_OPAQUE_XATTRS.iter().any(|n| yes(n))
-        || dir.join(OPAQUE_MARKER).symlink_metadata().is_ok()
+    let mut names = std::iter::once(OPAQUE_XATTR).chain(OTHER_OPAQUE_XATTRS);
+    let by_xattr = match sys::llistxattr(dir) {
+        Ok(present) => names.filter(|n| present.iter().any(|p| p == n)).any(yes),
+        // Not listable: asked name by name.
+        Err(_) => names.any(yes),
+    };
+    by_xattr || dir.join(OPAQUE_MARKER).symlink_metadata().is_ok()
 }
 
 /// Whether an xattr name belongs to the union machinery (hidden from users).
@@ -111,6 +117,37 @@ mod tests {
         assert!(!is_private_xattr(OsStr::new("user.overlayfoo")));
         assert!(!is_private_xattr(OsStr::new("security.capability")));
         assert!(!is_private_xattr(OsStr::new("trusted.other")));
+    }
+
+    #[test]
+    fn opaque_dirs_in_every_format_and_only_those() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = |name: &str, xattrs: &[(&str, &[u8])]| {
+            let d = t.path().join(name);
+            std::fs::create_dir(&d).unwrap();
+            for (n, v) in xattrs {
+                sys::lsetxattr(&d, OsStr::new(n), v, 0).unwrap();
+            }
+            d
+        };
+        let plain = dir("plain", &[]);
+        let other = dir("other", &[("user.other", b"y")]);
+        let no = dir("no", &[("user.fuseoverlayfs.opaque", b"n")]);
+        let user = dir(
+            "user",
+            &[("user.other", b"1"), ("user.overlay.opaque", b"y")],
+        );
+        let kernel = dir("kernel", &[(OPAQUE_XATTR, b"y")]);
+        let marker = dir("marker", &[]);
+        std::fs::write(marker.join(OPAQUE_MARKER), "").unwrap();
+        for d in [&plain, &other, &no] {
+            assert!(!is_opaque_dir(d), "{}", d.display());
+        }
+        for d in [&user, &kernel, &marker] {
+            assert!(is_opaque_dir(d), "{}", d.display());
+        }
+        // A missing directory is not opaque.
+        assert!(!is_opaque_dir(&t.path().join("none")));
     }
 
     #[test]

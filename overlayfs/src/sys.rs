@@ -119,6 +119,10 @@ pub fn llistxattr(path: &Path) -> io::Result<Vec<OsString>> {
     loop {
         // SAFETY: a null buffer of size 0 asks for the needed size.
         let size = check(unsafe { libc::llistxattr(p.as_ptr(), std::ptr::null_mut(), 0) })?;
+        if size == 0 {
+            // No attributes (most files): one syscall.
+            return Ok(Vec::new());
+        }
         let mut buf = vec![0u8; size];
         // SAFETY: buf is valid for buf.len() bytes.
         let res = unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };

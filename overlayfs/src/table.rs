@@ -50,6 +50,9 @@ pub struct Node {
     /// keeps the copy (and the node's keys) while any union name remains,
     /// known or not (see `fs::index`).
     pub index: Option<Box<OsStr>>,
+    /// `st_nlink` of a lower object when it was found (lower layers never
+    /// change); 0 if not known.
+    pub lower_nlink: u64,
     keys: Vec<Key>,
 }
 
@@ -64,6 +67,7 @@ impl Node {
             nlookup: 0,
             nlink_bias: 0,
             index: None,
+            lower_nlink: 0,
             keys: Vec::new(),
         }
     }

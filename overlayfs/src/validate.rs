@@ -159,6 +159,7 @@ pub fn validate(config: &Config, mountpoint: &Path) -> Result<(Stack, PathBuf), 
             work,
             lowers,
             index: Default::default(),
+            upper_markers: Default::default(),
         },
         mnt,
     ))

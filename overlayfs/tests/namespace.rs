@@ -108,6 +108,73 @@ fn unlink_of_a_lower_file_leaves_a_whiteout() {
 }
 
 #[test]
+fn whiteouts_already_in_upper_hide_and_give_way_to_creates() {
+    let l = layers(1);
+    l.file(0, "d/f", "lower");
+    l.file(0, "d/g", "lower");
+    // An upper dir left by fuse-overlayfs (`.wh.` files where it could
+    // not mknod) and a stray 0/0 whiteout hiding nothing.
+    fs::create_dir(l.upper("d")).unwrap();
+    fs::write(l.upper("d/.wh.f"), "").unwrap();
+    sys::mknod(&l.upper("stray"), libc::S_IFCHR, 0).unwrap();
+    l.file(0, "hidden", "lower");
+    sys::mknod(&l.upper("hidden"), libc::S_IFCHR, 0).unwrap();
+    let u = l.mount();
+    assert_eq!(u.ls("d"), ["g"]);
+    // Each create follows a lookup that found nothing (noted for create).
+    assert_eq!(errno_of(fs::metadata(u.m("d/f"))), libc::ENOENT);
+    assert_eq!(errno_of(fs::metadata(u.m("hidden"))), libc::ENOENT);
+    assert_eq!(u.ls(""), ["d"]);
+    fs::write(u.m("hidden"), "new").unwrap();
+    assert_eq!(fs::read_to_string(u.upper("hidden")).unwrap(), "new");
+    fs::write(u.m("stray"), "new").unwrap();
+    fs::write(u.m("d/f"), "new").unwrap();
+    fs::create_dir(u.m("d/sub")).unwrap();
+    assert_eq!(fs::read_to_string(u.upper("stray")).unwrap(), "new");
+    assert_eq!(fs::read_to_string(u.m("d/f")).unwrap(), "new");
+    assert_eq!(u.ls("d"), ["f", "g", "sub"]);
+    assert_eq!(u.ls(""), ["d", "hidden", "stray"]);
+    // Removed again: the lower file stays hidden.
+    fs::remove_file(u.m("d/f")).unwrap();
+    assert_eq!(u.ls("d"), ["g", "sub"]);
+    assert_eq!(errno_of(fs::metadata(u.m("d/f"))), libc::ENOENT);
+    u.assert_work_clean();
+}
+
+#[test]
+fn unlink_and_rmdir_leave_a_whiteout_exactly_where_a_lower_name_shows() {
+    let l = layers(1);
+    l.file(0, "a/copied", "lower");
+    l.file(0, "a/plain", "lower");
+    l.dir(0, "a/lowdir");
+    let u = l.mount();
+    // A copied-up lower file: the upper copy is swapped for a whiteout.
+    fs::write(u.m("a/copied"), "upper").unwrap();
+    fs::remove_file(u.m("a/copied")).unwrap();
+    assert!(is_whiteout(&u.upper("a/copied")));
+    // A lower file in a dir already in upper: one whiteout.
+    fs::remove_file(u.m("a/plain")).unwrap();
+    assert!(is_whiteout(&u.upper("a/plain")));
+    // Upper-only names leave nothing; unlink of a directory is EISDIR.
+    fs::create_dir(u.m("a/updir")).unwrap();
+    fs::write(u.m("a/upfile"), "x").unwrap();
+    assert_eq!(errno_of(fs::remove_file(u.m("a/updir"))), libc::EISDIR);
+    fs::remove_dir(u.m("a/updir")).unwrap();
+    fs::remove_file(u.m("a/upfile")).unwrap();
+    assert!(fs::symlink_metadata(u.upper("a/updir")).is_err());
+    assert!(fs::symlink_metadata(u.upper("a/upfile")).is_err());
+    // A lower dir: a whiteout; made again it is opaque and empty.
+    fs::remove_dir(u.m("a/lowdir")).unwrap();
+    assert!(is_whiteout(&u.upper("a/lowdir")));
+    fs::create_dir(u.m("a/lowdir")).unwrap();
+    fs::write(u.m("a/lowdir/new"), "n").unwrap();
+    assert_eq!(u.ls("a/lowdir"), ["new"]);
+    assert_eq!(u.ls("a"), ["lowdir"]);
+    assert_eq!(errno_of(fs::metadata(u.m("a/plain"))), libc::ENOENT);
+    u.assert_work_clean();
+}
+
+#[test]
 fn rmdir_then_mkdir_gives_an_opaque_directory() {
     let l = layers(1);
     l.file(0, "d/inner/f", "x");

@@ -147,6 +147,7 @@ impl UnionFs {
                 n.src = path;
                 if n.is_dir() {
                     n.merged.insert(0, Layer::Upper);
+                    self.stack.upper_markers.made_empty(&n.src);
                 }
             }
         }

@@ -7,14 +7,24 @@
 //! group either way), and its umask takes nothing from the mode. Anything
 //! else (another caller's credentials, a whiteout in the way, odd mode
 //! bits) goes the scratch-dir way.
+//!
+//! The common case, a new name in a directory already in upper, first
+//! tries the create itself (`create_fast`): O_EXCL (mkdir, mknod, symlink
+//! fail alike) answers in one syscall whether upper holds anything at the
+//! name, and only the lower layers are asked whether they show it. Only
+//! when something is in the way (an object: EEXIST; a whiteout: replaced
+//! through the scratch dir) does the full lookup run.
 
+use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::OnceLock;
 
 use fuser::FileAttr;
 use nix::sys::stat::{Mode, SFlag};
+
+use fuser::Errno;
 
 use super::namespace::backing_flags;
 use super::{Creds, NewObject, Res, UnionFs, errno};
@@ -59,6 +69,59 @@ fn in_place_is_exact(new: &NewObject<'_>, creds: Creds, setgid_dir: bool) -> boo
 }
 
 impl UnionFs {
+    /// Creates `name` in directory `parent` without a lookup in upper
+    /// first, if the parent is in upper already. Returns None to have the
+    /// caller take the full way (lookup, copy-up of the parent, whiteout,
+    /// scratch-dir build): parent not in upper, a lower layer shows the
+    /// name, something in upper is in the way, or in place is not exact.
+    /// Caller holds `ns` exclusively.
+    pub(super) fn create_fast(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        creds: Creds,
+        new: &NewObject<'_>,
+    ) -> Res<Option<(FileAttr, Option<File>)>> {
+        let node = self.node(parent)?;
+        let Some(dir) = node
+            .path()
+            .filter(|_| node.is_dir() && node.layer == Layer::Upper)
+        else {
+            return Ok(None);
+        };
+        let path = dir.join(name);
+        if self.table().ino_by_path(&path).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let (_, gid, _) = identity();
+        // With the daemon's own gid the result is the same in a setgid
+        // parent or not (see `in_place_is_exact`): no stat of the parent.
+        let setgid_dir = creds.gid != gid
+            && self.stack.upper_path(dir).metadata().map_err(errno)?.mode() & libc::S_ISGID != 0;
+        if !in_place_is_exact(new, creds, setgid_dir) {
+            return Ok(None);
+        }
+        let lowers: Vec<Layer> = node
+            .merged
+            .iter()
+            .copied()
+            .filter(|l| *l != Layer::Upper)
+            .collect();
+        // Usually the LOOKUP just before found the name in no layer.
+        if !lowers.is_empty()
+            && !self.lower_absent.take(&path)
+            && self
+                .stack
+                .resolve(&lowers, dir, name)
+                .map_err(errno)?
+                .is_some()
+        {
+            // EEXIST, or hidden by a `.wh.` file in upper: the full way knows.
+            return Ok(None);
+        }
+        self.create_in_place(&path, creds, new, setgid_dir)
+    }
+
     /// Creates `new` at union path `path` directly in upper if that is
     /// exact (see the module doc) and nothing (a whiteout) is in the way.
     /// Returns None to have the caller build it in the scratch dir.
@@ -103,12 +166,21 @@ impl UnionFs {
             NewObject::Link { .. } => return Ok(None),
         };
         let file = match made {
+            Ok(None) if matches!(new, NewObject::Dir { .. }) => {
+                self.stack.upper_markers.made_empty(path);
+                None
+            }
             Ok(f) => f,
             // A whiteout: replacing it is the scratch dir's job.
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(None),
             Err(e) => return Err(errno(e)),
         };
-        let meta = target.symlink_metadata().map_err(errno)?;
+        // A new file is stat-ed through its fd (no path walk).
+        let meta = match &file {
+            Some(f) => f.metadata(),
+            None => target.symlink_metadata(),
+        }
+        .map_err(errno)?;
         let found = Found {
             layer: Layer::Upper,
             meta: meta.clone(),

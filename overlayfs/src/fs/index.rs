@@ -126,7 +126,11 @@ impl UnionFs {
     /// hard link, whose union link count can only be kept in upper.
     pub(crate) fn needs_index(&self, ino: u64) -> Res<bool> {
         let node = self.node(ino)?;
-        if node.layer == Layer::Upper || node.is_dir() || self.index_dir.is_none() {
+        if node.layer == Layer::Upper
+            || node.is_dir()
+            || self.index_dir.is_none()
+            || node.lower_nlink == 1
+        {
             return Ok(false);
         }
         let meta = self

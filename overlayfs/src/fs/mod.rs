@@ -11,6 +11,7 @@
 //! has its own mutex, held only for bookkeeping, never across I/O; the
 //! order is always `ns`, then `table`, then the handle tables.
 
+mod absent;
 mod attr;
 mod copy_up;
 mod create;
@@ -128,6 +129,8 @@ pub struct UnionFs {
     invalidate: OnceLock<Sender<u64>>,
     /// Much memory was freed: return it to the system when idle.
     trim: AtomicBool,
+    /// Names a lookup found absent from the lower layers (`absent.rs`).
+    lower_absent: absent::LowerAbsent,
 }
 
 impl UnionFs {
@@ -163,6 +166,7 @@ impl UnionFs {
             index_dir,
             invalidate: OnceLock::new(),
             trim: AtomicBool::new(false),
+            lower_absent: Default::default(),
         })
     }
 
@@ -360,6 +364,9 @@ impl UnionFs {
             return Ok(Child::Found(Some(ino)));
         }
         let Some(found) = self.stack.resolve(&merged, &dir, name).map_err(errno)? else {
+            if merged.iter().any(|l| *l != Layer::Upper) {
+                self.lower_absent.note(&path);
+            }
             return Ok(Child::Found(None));
         };
         if let Some(ipath) = self.indexed_copy(found.layer, &found.meta) {
@@ -383,6 +390,8 @@ impl UnionFs {
         if found.layer == Layer::Upper {
             let upper = self.stack.upper_path(path);
             self.upper_link_state(&upper, &found.meta, &mut node);
+        } else {
+            node.lower_nlink = found.meta.nlink();
         }
         self.table().insert_found(path, key_of(&found.meta), node)
     }

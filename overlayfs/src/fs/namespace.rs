@@ -18,7 +18,8 @@ use nix::sys::stat::{Mode, SFlag};
 
 use super::{Child, Creds, Res, UnionFs, errno, nix_errno};
 use crate::copyup::{self, remove_any, rename2};
-use crate::layers::Layer;
+use crate::layers::{self, Layer};
+use crate::table::Node;
 use crate::{markers, readdir};
 
 /// What to create.
@@ -117,6 +118,9 @@ impl UnionFs {
             return Err(Errno::EPERM);
         }
         let _ns = self.write_ns()?;
+        if let Some(done) = self.create_fast(parent, name, creds, &new)? {
+            return Ok(done);
+        }
         if self.child(parent, name)?.is_some() {
             return Err(Errno::EEXIST);
         }
@@ -138,9 +142,13 @@ impl UnionFs {
             }
         };
         let path = dir.join(name);
-        if let Err(e) = self.place(&tmp, &path, matches!(new, NewObject::Dir { .. })) {
+        let is_dir = matches!(new, NewObject::Dir { .. });
+        if let Err(e) = self.place(&tmp, &path, is_dir) {
             remove_any(&tmp);
             return Err(e);
+        }
+        if is_dir {
+            self.stack.upper_markers.made_empty(&path);
         }
         let ino = match new {
             NewObject::Link { ino } => {
@@ -255,22 +263,50 @@ impl UnionFs {
     /// disappear from upper: a whiteout if a lower layer still shows the
     /// name, nothing otherwise. The upper object, if any, is moved out to
     /// the scratch dir and deleted there.
-    pub(crate) fn remove_from_upper(&self, dir: &Path, merged: &[Layer], name: &OsStr) -> Res<()> {
-        let lower = self.stack.lower_has(merged, dir, name).map_err(errno)?;
+    pub(crate) fn remove_from_upper(
+        &self,
+        dir: &Path,
+        merged: &[Layer],
+        name: &OsStr,
+        node: &Node,
+    ) -> Res<()> {
+        // A lower object named by the name is shown there by its layer
+        // (lower layers never change, no redirects): no need to ask.
+        let lower =
+            node.layer != Layer::Upper || self.stack.lower_has(merged, dir, name).map_err(errno)?;
         let path = dir.join(name);
         let target = self.stack.upper_path(&path);
-        let upper_meta = target.symlink_metadata().ok();
-        if upper_meta.is_none() {
-            if lower {
-                self.ensure_upper_dir(dir)?;
-                copyup::make_whiteout(&target).map_err(errno)?;
+        if !lower {
+            // One unlink is atomic already, and its error tells what is
+            // there: nothing (or no upper parent), or a directory (it may
+            // still hold whiteouts, so it goes out of the way whole, below).
+            match fs::remove_file(&target) {
+                Ok(()) => return Ok(()),
+                Err(e) if layers::is_absent(&e) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {}
+                Err(e) => return Err(errno(e)),
             }
-            return Ok(());
+        } else {
+            // Made right away where nothing is in upper; the parent is
+            // copied up only if missing.
+            match copyup::make_whiteout(&target) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    self.ensure_upper_dir(dir)?;
+                    return copyup::make_whiteout(&target).map_err(errno);
+                }
+                // Something in upper: swapped for a whiteout below.
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(errno(e)),
+            }
         }
-        if !lower && upper_meta.is_some_and(|m| !m.is_dir()) {
-            // One unlink is atomic already (a directory may still hold
-            // whiteouts, so it goes out of the way first, below).
-            return fs::remove_file(&target).map_err(errno);
+        let Ok(upper_meta) = target.symlink_metadata() else {
+            return Ok(());
+        };
+        if upper_meta.is_dir() {
+            // Its `.wh.` files (if any) leave with it.
+            self.stack.upper_markers.forget(&path);
+            self.lower_absent.clear();
         }
         let tmp = self.tmp_path()?;
         if lower {
@@ -298,7 +334,7 @@ impl UnionFs {
             self.copy_up(ino)?;
         }
         let (dir, merged) = self.dir_of(parent)?;
-        self.remove_from_upper(&dir, &merged, name)?;
+        self.remove_from_upper(&dir, &merged, name, &self.node(ino)?)?;
         self.table().remove_alias(ino, &dir.join(name));
         self.release_index_if_unused(ino);
         Ok(())
@@ -307,14 +343,15 @@ impl UnionFs {
     pub fn rmdir(&self, parent: u64, name: &OsStr) -> Res<()> {
         let _ns = self.write_ns()?;
         let ino = self.child(parent, name)?.ok_or(Errno::ENOENT)?;
-        if !self.node(ino)?.is_dir() {
+        let node = self.node(ino)?;
+        if !node.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         if !self.merged_listing(ino)?.is_empty() {
             return Err(Errno::ENOTEMPTY);
         }
         let (dir, merged) = self.dir_of(parent)?;
-        self.remove_from_upper(&dir, &merged, name)?;
+        self.remove_from_upper(&dir, &merged, name, &node)?;
         self.table().remove_alias(ino, &dir.join(name));
         Ok(())
     }

@@ -179,6 +179,9 @@ impl UnionFs {
         if !is_dir {
             return;
         }
+        // Upper directories changed paths: their `.wh.` sets are keyed by path.
+        self.stack.upper_markers.forget_all();
+        self.lower_absent.clear();
         let mut inos = t.descendants(path);
         inos.extend(t.ino_by_path(path));
         for ino in inos {

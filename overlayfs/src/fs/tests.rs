@@ -12,15 +12,24 @@ use crate::layers::Stack;
 use crate::table::ROOT_INO;
 
 fn union(t: &tempfile::TempDir) -> UnionFs {
+    for d in ["l", "u", "w"] {
+        std::fs::create_dir(t.path().join(d)).unwrap();
+    }
+    union_over(t)
+}
+
+/// The union over the existing `l`, `u` and `w` dirs of `t`.
+fn union_over(t: &tempfile::TempDir) -> UnionFs {
     let dirs: Vec<PathBuf> = ["l", "u", "w"].iter().map(|d| t.path().join(d)).collect();
     for d in &dirs {
-        std::fs::create_dir(d).unwrap();
+        std::fs::create_dir_all(d).unwrap();
     }
     let stack = Stack {
         upper: Some(dirs[1].clone()),
         work: Some(dirs[2].clone()),
         lowers: vec![dirs[0].clone()],
         index: Default::default(),
+        upper_markers: Default::default(),
     };
     UnionFs::new(stack).unwrap()
 }
@@ -33,11 +42,16 @@ fn me() -> Creds {
 }
 
 fn create(fs: &UnionFs, name: &str) -> u64 {
+    create_in(fs, ROOT_INO, name)
+}
+
+/// A new empty file `name` in directory `parent`, owned by us.
+fn create_in(fs: &UnionFs, parent: u64, name: &str) -> u64 {
     let new = NewObject::File {
         mode: 0o644,
         flags: 0,
     };
-    fs.create_object(ROOT_INO, OsStr::new(name), me(), new)
+    fs.create_object(parent, OsStr::new(name), me(), new)
         .unwrap()
         .0
         .ino
@@ -124,4 +138,69 @@ fn new_objects_get_exactly_the_asked_mode_and_owner() {
             .count(),
         0
     );
+}
+
+#[test]
+fn create_answers_eexist_for_names_the_table_has_not_seen() {
+    let t = tempfile::tempdir().unwrap();
+    let fs = union(&t);
+    // Never looked up: the kernel would not send CREATE for them, but a
+    // racing create of another mount user may.
+    std::fs::write(t.path().join("u/up"), "kept").unwrap();
+    std::fs::write(t.path().join("l/low"), "kept").unwrap();
+    std::fs::create_dir(t.path().join("u/d")).unwrap();
+    std::fs::create_dir(t.path().join("l/d")).unwrap();
+    std::fs::write(t.path().join("l/d/low2"), "kept").unwrap();
+    let d = fs.lookup(ROOT_INO, OsStr::new("d")).unwrap().ino.0;
+    for (parent, name) in [(ROOT_INO, "up"), (ROOT_INO, "low"), (d, "low2")] {
+        for new in [
+            NewObject::File {
+                mode: 0o100640,
+                flags: 0,
+            },
+            NewObject::Dir { mode: 0o40750 },
+            NewObject::Symlink {
+                target: std::path::Path::new("t"),
+            },
+        ] {
+            let r = fs.create_object(parent, OsStr::new(name), me(), new);
+            assert_eq!(r.err(), Some(Errno::EEXIST), "{name}");
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("u/up")).unwrap(),
+        "kept"
+    );
+    assert!(!t.path().join("u/low").exists() && !t.path().join("u/d/low2").exists());
+}
+
+#[test]
+fn create_in_a_directory_only_a_lower_layer_has_copies_it_up() {
+    let t = tempfile::tempdir().unwrap();
+    let fs = union(&t);
+    std::fs::create_dir(t.path().join("l/d")).unwrap();
+    std::fs::write(t.path().join("l/d/old"), "lower").unwrap();
+    let d = fs.lookup(ROOT_INO, OsStr::new("d")).unwrap().ino.0;
+    let ino = create_in(&fs, d, "new");
+    assert!(t.path().join("u/d/new").is_file());
+    assert!(!t.path().join("u/d/old").exists());
+    assert_eq!(fs.lookup(d, OsStr::new("new")).unwrap().ino.0, ino);
+    assert!(fs.lookup(d, OsStr::new("old")).is_ok());
+}
+
+#[test]
+fn a_wh_file_in_upper_hides_a_lower_name_until_it_is_created_again() {
+    let t = tempfile::tempdir().unwrap();
+    // An upper dir written by fuse-overlayfs where it could not mknod.
+    for d in ["l/d", "u/d"] {
+        std::fs::create_dir_all(t.path().join(d)).unwrap();
+    }
+    std::fs::write(t.path().join("l/d/gone"), "lower").unwrap();
+    std::fs::write(t.path().join("u/d/.wh.gone"), "").unwrap();
+    let fs = union_over(&t);
+    let d = fs.lookup(ROOT_INO, OsStr::new("d")).unwrap().ino.0;
+    assert_eq!(fs.lookup(d, OsStr::new("gone")).err(), Some(Errno::ENOENT));
+    let ino = create_in(&fs, d, "gone");
+    assert_eq!(fs.lookup(d, OsStr::new("gone")).unwrap().ino.0, ino);
+    assert_eq!(std::fs::read(t.path().join("u/d/gone")).unwrap(), b"");
 }
