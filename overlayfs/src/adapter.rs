@@ -446,14 +446,12 @@ impl Filesystem for Adapter {
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.fs.opendir(ino.0) {
-            // The kernel may keep the listing and serve later readdirs of
-            // this directory from it: it drops it itself when the directory
-            // changes through the mount (create, unlink, rename, mtime),
-            // and nothing else changes a listing (lower layers are fixed).
-            Ok(fh) => reply.opened(
-                FileHandle(fh),
-                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
-            ),
+            // Not FOPEN_CACHE_DIR: the kernel's listing cache takes entry
+            // offsets as stable cookies of the directory, but ours index
+            // the snapshot of one open handle; a fill from two handles
+            // mixed two snapshots (duplicate names, seen by
+            // union_two_threads_hammer_one_directory).
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(e),
         }
     }

@@ -207,9 +207,14 @@ fn is_mounted(fuse_device: &DevFuse) -> bool {
         let res = poll(slice::from_mut(&mut poll_fd), PollTimeout::ZERO);
         break match res {
             Ok(0) => true,
-            Ok(1) => poll_fd
+            // strata: POLLERR is the kernel's answer for a connection that
+            // is gone (unmounted or aborted), so that is *not* mounted.
+            // Upstream returned true here, and the session's drop then
+            // unmounted the mountpoint path again, taking down a new mount
+            // made there meanwhile.
+            Ok(1) => !poll_fd
                 .revents()
-                .is_some_and(|r| r.contains(PollFlags::POLLERR)),
+                .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)),
             Ok(_) => unreachable!(),
             Err(nix::errno::Errno::EINTR) => continue,
             Err(err) => {
