@@ -202,10 +202,10 @@ fn deep_stacks_resolve_like_shallow_ones() {
     assert_eq!(u.ls("d").len(), 20 + 4);
 }
 
-/// Listings may be served from the kernel's cache of a directory
-/// (FOPEN_CACHE_DIR): every change through the mount must show in the next
-/// listing, also of a merged directory whose lower entries get whited out,
-/// and through an open directory stream that is rewound.
+/// Every change through the mount shows in the next listing, also of a
+/// merged directory whose lower entries get whited out, and through an open
+/// directory stream that is rewound (a guard for any listing cache, the
+/// kernel's FOPEN_CACHE_DIR included: see adapter.rs opendir).
 #[test]
 fn cached_listings_follow_every_change() {
     let l = layers(2);
