@@ -32,6 +32,7 @@ const FILES: &[(&str, u32, u32)] = &[
     ("o_suid", 0o6777, 0),
     ("root_suid", 0o6777, 0),
     ("chown_suid", 0o6755, 0),
+    ("chown_sgid", 0o2745, 0),
     ("cap_root", 0o666, 0),
     ("cap_user", 0o666, 0),
     ("cap_trunc", 0o666, 0),
@@ -50,6 +51,7 @@ fn prepare(dir: &Path, p: &str) {
             assert!(out.status.success(), "{out:?}");
         }
     }
+    std::os::unix::fs::symlink(format!("{p}w_suid"), dir.join(format!("{p}link"))).unwrap();
 }
 
 /// Runs the modifications on the files with prefix `p` in `root` and
@@ -75,9 +77,14 @@ fn modify(root: &Path, p: &str) -> Vec<String> {
         let mut w = fs::OpenOptions::new().append(true).open(f(name)).unwrap();
         std::io::Write::write_all(&mut w, b"x").unwrap();
     }
-    for name in ["chown_suid", "cap_chown"] {
+    for name in ["chown_suid", "chown_sgid", "cap_chown"] {
         std::os::unix::fs::chown(f(name), Some(USER), None).unwrap();
     }
+    // The kernel asks to drop the bits with any non-directory chown
+    // (FATTR_KILL_SUIDGID), a symlink's too.
+    std::os::unix::fs::lchown(f("link"), Some(USER), Some(USER)).unwrap();
+    let link = fs::symlink_metadata(f("link")).unwrap();
+    assert_eq!((link.uid(), link.gid()), (USER, USER));
     FILES
         .iter()
         .map(|(name, _, _)| {
@@ -99,6 +106,7 @@ fn expected() -> Vec<String> {
         "o_suid 777 cap=false size=0",
         "root_suid 6777 cap=false size=5",
         "chown_suid 755 cap=false size=4",
+        "chown_sgid 2745 cap=false size=4",
         "cap_root 666 cap=false size=5",
         "cap_user 666 cap=false size=5",
         "cap_trunc 666 cap=false size=0",

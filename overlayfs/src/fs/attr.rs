@@ -1,7 +1,7 @@
 //! setattr (chmod, chown, truncate, utimens) and statfs.
 
 use std::fs::File;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::UNIX_EPOCH;
 
 use fuser::{Errno, FileAttr, TimeOrNow};
@@ -24,7 +24,8 @@ pub struct SetAttr {
     pub mtime: Option<TimeOrNow>,
     pub fh: Option<u64>,
     /// Also clear S_ISUID, and S_ISGID if S_IXGRP is set (the kernel's
-    /// FATTR_KILL_SUIDGID: a truncate by a caller without CAP_FSETID).
+    /// FATTR_KILL_SUIDGID: a truncate by a caller without CAP_FSETID, and
+    /// any chown of a non-directory).
     pub kill_suidgid: bool,
 }
 
@@ -120,13 +121,15 @@ impl UnionFs {
                     .map_err(errno)?,
             }
         }
+        // Sent with a truncate and with every non-directory chown
+        // (symlinks too: nothing to drop there; the chown above already
+        // dropped the bits of a regular file, as the backing fs does).
         if set.kill_suidgid {
-            let f = File::options()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-                .open(&path)
-                .map_err(errno)?;
-            kill_suidgid(&f)?;
+            let meta = std::fs::symlink_metadata(&path).map_err(errno)?;
+            if let Some(mode) = without_suidgid(meta.mode()).filter(|_| meta.is_file()) {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .map_err(errno)?;
+            }
         }
         if set.atime.is_some() || set.mtime.is_some() {
             nix::sys::stat::utimensat(
