@@ -173,6 +173,18 @@ fn empty(reply: ReplyEmpty, res: Result<(), Errno>) {
     }
 }
 
+/// fallocate and copy_file_range carry no kill flag, and with
+/// FUSE_HANDLE_KILLPRIV_V2 the kernel leaves S_ISUID/S_ISGID to the daemon,
+/// whose own call keeps them (CAP_FSETID). The caller's capabilities are
+/// not in the request: a caller other than root is taken to lack
+/// CAP_FSETID, and root to have it (the kernel's rule on a local fs).
+fn kill_suidgid_unless_root(fs: &UnionFs, req: &Request, fh: u64) -> Result<(), Errno> {
+    if req.uid() == 0 {
+        return Ok(());
+    }
+    fs.kill_suidgid(fh)
+}
+
 fn xattr_reply(reply: ReplyXattr, size: u32, res: Result<Vec<u8>, Errno>) {
     match res {
         Ok(v) if size == 0 => reply.size(v.len() as u32),
@@ -644,7 +656,7 @@ impl Filesystem for Adapter {
 
     fn fallocate(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -652,7 +664,11 @@ impl Filesystem for Adapter {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.fs.fallocate(fh.0, offset, length, mode));
+        let res = kill_suidgid_unless_root(&self.fs, req, fh.0);
+        empty(
+            reply,
+            res.and_then(|()| self.fs.fallocate(fh.0, offset, length, mode)),
+        );
     }
 
     fn lseek(
@@ -672,7 +688,7 @@ impl Filesystem for Adapter {
 
     fn copy_file_range(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino_in: INodeNo,
         fh_in: FileHandle,
         offset_in: u64,
@@ -683,10 +699,10 @@ impl Filesystem for Adapter {
         _flags: CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
-        match self
-            .fs
-            .copy_file_range(fh_in.0, offset_in, fh_out.0, offset_out, len)
-        {
+        let res = kill_suidgid_unless_root(&self.fs, req, fh_out.0).and_then(|()| {
+            (self.fs).copy_file_range(fh_in.0, offset_in, fh_out.0, offset_out, len)
+        });
+        match res {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(e),
         }

@@ -31,6 +31,8 @@ const FILES: &[(&str, u32, u32)] = &[
     ("t_suid", 0o6777, 0),
     ("o_suid", 0o6777, 0),
     ("root_suid", 0o6777, 0),
+    ("fa_suid", 0o6777, 0),
+    ("cfr_suid", 0o6777, 0),
     ("chown_suid", 0o6755, 0),
     ("chown_sgid", 0o2745, 0),
     ("cap_root", 0o666, 0),
@@ -58,10 +60,18 @@ fn prepare(dir: &Path, p: &str) {
 /// returns what is left of each one's privileges.
 fn modify(root: &Path, p: &str) -> Vec<String> {
     let f = |name: &str| root.join(format!("{p}{name}")).display().to_string();
+    // copy_file_range(2) itself (cp would open with O_TRUNC).
+    let cfr = format!(
+        "'import os; s = os.open(\"{}\", os.O_RDONLY); \
+         d = os.open(\"{}\", os.O_WRONLY); os.copy_file_range(s, d, 2, 0, 4)'",
+        f("w_sgid"),
+        f("cfr_suid")
+    );
     let script = format!(
         "printf x >> {w_suid} && printf x >> {w_sgidx} && printf x >> {w_sgid} \
          && truncate -s 1 {t_suid} && : > {o_suid} && printf x >> {cap_user} \
-         && truncate -s 0 {cap_trunc}",
+         && truncate -s 0 {cap_trunc} && fallocate -l 8192 {fa_suid} \
+         && python3 -c {cfr}",
         w_suid = f("w_suid"),
         w_sgidx = f("w_sgidx"),
         w_sgid = f("w_sgid"),
@@ -69,6 +79,7 @@ fn modify(root: &Path, p: &str) -> Vec<String> {
         o_suid = f("o_suid"),
         cap_user = f("cap_user"),
         cap_trunc = f("cap_trunc"),
+        fa_suid = f("fa_suid"),
     );
     let out = as_user(USER, USER, &script);
     assert!(out.status.success(), "{out:?}");
@@ -105,6 +116,8 @@ fn expected() -> Vec<String> {
         "t_suid 777 cap=false size=1",
         "o_suid 777 cap=false size=0",
         "root_suid 6777 cap=false size=5",
+        "fa_suid 777 cap=false size=8192",
+        "cfr_suid 777 cap=false size=6",
         "chown_suid 755 cap=false size=4",
         "chown_sgid 2745 cap=false size=4",
         "cap_root 666 cap=false size=5",
