@@ -54,6 +54,9 @@ fn prepare(dir: &Path, p: &str) {
         }
     }
     std::os::unix::fs::symlink(format!("{p}w_suid"), dir.join(format!("{p}link"))).unwrap();
+    let public = dir.join(format!("{p}pub"));
+    fs::create_dir(&public).unwrap();
+    fs::set_permissions(&public, fs::Permissions::from_mode(0o777)).unwrap();
 }
 
 /// Runs the modifications on the files with prefix `p` in `root` and
@@ -67,11 +70,17 @@ fn modify(root: &Path, p: &str) -> Vec<String> {
         f("w_sgid"),
         f("cfr_suid")
     );
+    // A file created setuid by the writer (never given passthrough).
+    let new = format!(
+        "'import os; d = os.open(\"{}\", os.O_CREAT | os.O_WRONLY, 0o4777); \
+         os.write(d, b\"x\")'",
+        f("pub/new")
+    );
     let script = format!(
         "printf x >> {w_suid} && printf x >> {w_sgidx} && printf x >> {w_sgid} \
          && truncate -s 1 {t_suid} && : > {o_suid} && printf x >> {cap_user} \
          && truncate -s 0 {cap_trunc} && fallocate -l 8192 {fa_suid} \
-         && python3 -c {cfr}",
+         && python3 -c {cfr} && umask 0 && python3 -c {new}",
         w_suid = f("w_suid"),
         w_sgidx = f("w_sgidx"),
         w_sgid = f("w_sgid"),
@@ -98,7 +107,9 @@ fn modify(root: &Path, p: &str) -> Vec<String> {
     assert_eq!((link.uid(), link.gid()), (USER, USER));
     FILES
         .iter()
-        .map(|(name, _, _)| {
+        .map(|(name, _, _)| *name)
+        .chain(["pub/new"])
+        .map(|name| {
             let m = fs::metadata(f(name)).unwrap();
             let cap = getxattr(Path::new(&f(name)), "security.capability").is_some();
             format!("{name} {:o} cap={cap} size={}", m.mode() & 0o7777, m.len())
@@ -124,6 +135,7 @@ fn expected() -> Vec<String> {
         "cap_user 666 cap=false size=5",
         "cap_trunc 666 cap=false size=0",
         "cap_chown 666 cap=false size=4",
+        "pub/new 777 cap=false size=1",
     ]
     .map(String::from)
     .to_vec()
