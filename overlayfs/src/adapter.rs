@@ -2,6 +2,7 @@
 //! `UnionFs`, turn results into replies. No filesystem logic here.
 
 use std::ffi::OsStr;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use fuser::{
     ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::fs::{Creds, NewObject, SetAttr, UnionFs};
+use crate::fs::{Creds, NewObject, SetAttr, UnionFs, without_suidgid};
 use crate::passthrough::{Passthrough, Reply};
 
 /// Entry and attribute cache lifetime, also for negative entries. The
@@ -68,8 +69,16 @@ impl Adapter {
             // Lower files stay on the daemon path (see passthrough.rs),
             // unless nothing can be copied up: a read-only union.
             let read_only = self.fs.stack.upper.is_none();
-            let file = file.filter(|f| f.is_upper() || read_only)?;
-            match reply.backing(&file.current()) {
+            let file = file.filter(|f| f.is_upper() || read_only)?.current();
+            // A passthrough write by a caller without CAP_FSETID would
+            // keep S_ISUID/S_ISGID (the kernel leaves killing them to us
+            // under FUSE_HANDLE_KILLPRIV_V2, and the backing write runs
+            // with our credentials): such files go through this process.
+            let mode = file.metadata().ok()?.mode();
+            if without_suidgid(mode).is_some() {
+                return None;
+            }
+            match reply.backing(&file) {
                 Ok(id) => Some(id),
                 Err(e) => {
                     self.pt.warn_once(&e);
@@ -164,6 +173,18 @@ fn empty(reply: ReplyEmpty, res: Result<(), Errno>) {
     }
 }
 
+/// fallocate and copy_file_range carry no kill flag, and with
+/// FUSE_HANDLE_KILLPRIV_V2 the kernel leaves S_ISUID/S_ISGID to the daemon,
+/// whose own call keeps them (CAP_FSETID). The caller's capabilities are
+/// not in the request: a caller other than root is taken to lack
+/// CAP_FSETID, and root to have it (the kernel's rule on a local fs).
+fn kill_suidgid_unless_root(fs: &UnionFs, req: &Request, fh: u64) -> Result<(), Errno> {
+    if req.uid() == 0 {
+        return Ok(());
+    }
+    fs.kill_suidgid(fh)
+}
+
 fn xattr_reply(reply: ReplyXattr, size: u32, res: Result<Vec<u8>, Errno>) {
     match res {
         Ok(v) if size == 0 => reply.size(v.len() as u32),
@@ -203,6 +224,16 @@ impl Filesystem for Adapter {
         // 125k entries made 115k requests). An entry from a lower layer
         // costs one stat here (`lookup_entry`).
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS);
+        // Killing S_ISUID/S_ISGID on write and truncate is ours: the flag
+        // lets the kernel mark the superblock SB_NOSEC, so a write no longer
+        // costs a GETXATTR `security.capability` first (once per inode
+        // until its attributes are refreshed). Writes, truncates and
+        // O_TRUNC opens by callers without CAP_FSETID then carry a kill
+        // flag (write, setattr, open below); passthrough writes do not, so
+        // such files are kept off passthrough (`open_reply`). Chown and
+        // `security.capability` are dropped by the backing fs itself on
+        // the daemon's own chown, write and truncate.
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_HANDLE_KILLPRIV_V2);
         // Requests over io_uring queues, one per CPU, served on the CPU
         // that issued them (see third_party/fuser/src/uring.rs). The
         // session logs which transport it got (mount.rs).
@@ -250,6 +281,7 @@ impl Filesystem for Adapter {
         _chgtime: Option<std::time::SystemTime>,
         _bkuptime: Option<std::time::SystemTime>,
         _flags: Option<fuser::BsdFileFlags>,
+        kill_suidgid: bool,
         reply: ReplyAttr,
     ) {
         let set = SetAttr {
@@ -260,6 +292,7 @@ impl Filesystem for Adapter {
             atime,
             mtime,
             fh: fh.map(|f| f.0),
+            kill_suidgid,
         };
         match self.fs.setattr(ino.0, set) {
             Ok(attr) => reply.attr(&TTL, &attr),
@@ -362,8 +395,27 @@ impl Filesystem for Adapter {
         );
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.fs.open(ino.0, flags.0) {
+    fn open(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        flags: OpenFlags,
+        kill_suidgid: bool,
+        reply: ReplyOpen,
+    ) {
+        // Only sent with O_TRUNC under FUSE_ATOMIC_O_TRUNC, which is not
+        // asked for (the kernel truncates with SETATTR, which carries its
+        // own kill flag); honoured all the same.
+        let res = self.fs.open(ino.0, flags.0).and_then(|fh| {
+            match kill_suidgid.then(|| self.fs.kill_suidgid(fh)) {
+                Some(Err(e)) => {
+                    self.fs.release(fh);
+                    Err(e)
+                }
+                _ => Ok(fh),
+            }
+        });
+        match res {
             Ok(fh) => self.open_reply(ino.0, fh, reply),
             Err(e) => reply.error(e),
         }
@@ -393,12 +445,19 @@ impl Filesystem for Adapter {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.fs.write(fh.0, offset, data) {
+        // A writer without CAP_FSETID (FUSE_HANDLE_KILLPRIV_V2): drop
+        // S_ISUID/S_ISGID first, as the kernel's file_remove_privs does.
+        let res = if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
+            self.fs.kill_suidgid(fh.0)
+        } else {
+            Ok(())
+        };
+        match res.and_then(|()| self.fs.write(fh.0, offset, data)) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(e),
         }
@@ -595,7 +654,7 @@ impl Filesystem for Adapter {
 
     fn fallocate(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -603,7 +662,11 @@ impl Filesystem for Adapter {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.fs.fallocate(fh.0, offset, length, mode));
+        let res = kill_suidgid_unless_root(&self.fs, req, fh.0);
+        empty(
+            reply,
+            res.and_then(|()| self.fs.fallocate(fh.0, offset, length, mode)),
+        );
     }
 
     fn lseek(
@@ -623,7 +686,7 @@ impl Filesystem for Adapter {
 
     fn copy_file_range(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino_in: INodeNo,
         fh_in: FileHandle,
         offset_in: u64,
@@ -634,10 +697,10 @@ impl Filesystem for Adapter {
         _flags: CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
-        match self
-            .fs
-            .copy_file_range(fh_in.0, offset_in, fh_out.0, offset_out, len)
-        {
+        let res = kill_suidgid_unless_root(&self.fs, req, fh_out.0).and_then(|()| {
+            (self.fs).copy_file_range(fh_in.0, offset_in, fh_out.0, offset_out, len)
+        });
+        match res {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(e),
         }

@@ -1,7 +1,7 @@
 //! setattr (chmod, chown, truncate, utimens) and statfs.
 
 use std::fs::File;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::UNIX_EPOCH;
 
 use fuser::{Errno, FileAttr, TimeOrNow};
@@ -23,6 +23,34 @@ pub struct SetAttr {
     pub atime: Option<TimeOrNow>,
     pub mtime: Option<TimeOrNow>,
     pub fh: Option<u64>,
+    /// Also clear S_ISUID, and S_ISGID if S_IXGRP is set (the kernel's
+    /// FATTR_KILL_SUIDGID: a truncate by a caller without CAP_FSETID, and
+    /// any chown of a non-directory).
+    pub kill_suidgid: bool,
+}
+
+/// `mode` without the bits a write or truncate by a caller without
+/// CAP_FSETID drops (the kernel's `setattr_should_drop_suidgid`): S_ISUID,
+/// and S_ISGID when S_IXGRP is set (without group execute, S_ISGID marks
+/// mandatory locking, not privilege). None if nothing is to be dropped.
+pub(crate) fn without_suidgid(mode: u32) -> Option<u32> {
+    let mut kill = mode & libc::S_ISUID;
+    if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+        kill |= libc::S_ISGID;
+    }
+    (kill != 0).then_some(mode & 0o7777 & !kill)
+}
+
+/// Drops S_ISUID/S_ISGID of an open regular file as `without_suidgid`
+/// says. The daemon's own writes keep them: it has CAP_FSETID.
+pub(crate) fn kill_suidgid(file: &File) -> Res<()> {
+    let meta = file.metadata().map_err(errno)?;
+    match without_suidgid(meta.mode()) {
+        Some(mode) if meta.is_file() => file
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(errno),
+        _ => Ok(()),
+    }
 }
 
 /// Filesystem statistics, as statvfs(3) reports them.
@@ -93,6 +121,16 @@ impl UnionFs {
                     .map_err(errno)?,
             }
         }
+        // Sent with a truncate and with every non-directory chown
+        // (symlinks too: nothing to drop there; the chown above already
+        // dropped the bits of a regular file, as the backing fs does).
+        if set.kill_suidgid {
+            let meta = std::fs::symlink_metadata(&path).map_err(errno)?;
+            if let Some(mode) = without_suidgid(meta.mode()).filter(|_| meta.is_file()) {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .map_err(errno)?;
+            }
+        }
         if set.atime.is_some() || set.mtime.is_some() {
             nix::sys::stat::utimensat(
                 AT_FDCWD,
@@ -124,6 +162,9 @@ impl UnionFs {
         }
         if let Some(size) = set.size {
             f.set_len(size).map_err(errno)?;
+        }
+        if set.kill_suidgid {
+            kill_suidgid(f)?;
         }
         if set.atime.is_some() || set.mtime.is_some() {
             nix::sys::stat::futimens(f, &timespec(set.atime), &timespec(set.mtime))

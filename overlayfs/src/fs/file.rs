@@ -86,6 +86,15 @@ impl UnionFs {
         Ok(data.len() as u32)
     }
 
+    /// Clears S_ISUID (and S_ISGID with S_IXGRP) of the file open as `fh`:
+    /// the kernel asks for it before a write, or with an O_TRUNC open, by a
+    /// caller without CAP_FSETID (FUSE_HANDLE_KILLPRIV_V2). The daemon's
+    /// own write would keep them, as it has CAP_FSETID; it does drop
+    /// `security.capability` itself (the backing fs's `file_remove_privs`).
+    pub fn kill_suidgid(&self, fh: u64) -> Res<()> {
+        super::attr::kill_suidgid(&*self.backing(fh)?)
+    }
+
     pub fn fsync(&self, fh: u64, datasync: bool) -> Res<()> {
         let f = self.backing(fh)?;
         if datasync {

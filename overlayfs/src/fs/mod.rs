@@ -42,6 +42,7 @@ use crate::readdir;
 use crate::table::{Key, Node, ROOT_INO, Table};
 
 pub use attr::SetAttr;
+pub(crate) use attr::without_suidgid;
 pub use namespace::NewObject;
 
 pub type Res<T> = Result<T, Errno>;

@@ -439,7 +439,10 @@ pub trait Filesystem: Send + Sync + 'static {
         reply.error(Errno::ENOSYS);
     }
 
-    /// Set file attributes.
+    /// Set file attributes. `kill_suidgid` (FATTR_KILL_SUIDGID, only with
+    /// `FUSE_HANDLE_KILLPRIV_V2`): also clear S_ISUID, and S_ISGID if
+    /// S_IXGRP is set, as the kernel does for a truncate by a caller
+    /// without CAP_FSETID.
     fn setattr(
         &self,
         _req: &Request,
@@ -456,6 +459,7 @@ pub trait Filesystem: Send + Sync + 'static {
         _chgtime: Option<SystemTime>,
         _bkuptime: Option<SystemTime>,
         flags: Option<BsdFileFlags>,
+        _kill_suidgid: bool,
         reply: ReplyAttr,
     ) {
         warn!(
@@ -573,8 +577,18 @@ pub trait Filesystem: Send + Sync + 'static {
     /// release, fsync). Filesystem may also implement stateless file I/O and not store
     /// anything in fh. There are also some flags (`direct_io`, `keep_cache`) which the
     /// filesystem may set, to change the way the file is opened. See `fuse_file_info`
-    /// structure in <`fuse_common.h`> for more details.
-    fn open(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+    /// structure in <`fuse_common.h`> for more details. `kill_suidgid`
+    /// (FUSE_OPEN_KILL_SUIDGID, only with `FUSE_HANDLE_KILLPRIV_V2` and
+    /// `FUSE_ATOMIC_O_TRUNC`): an O_TRUNC open by a caller without
+    /// CAP_FSETID; clear S_ISUID, and S_ISGID if S_IXGRP is set.
+    fn open(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _flags: OpenFlags,
+        _kill_suidgid: bool,
+        reply: ReplyOpen,
+    ) {
         reply.opened(FileHandle(0), FopenFlags::empty());
     }
 

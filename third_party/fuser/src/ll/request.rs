@@ -352,6 +352,11 @@ mod op {
         fn valid(&self) -> FattrFlags {
             FattrFlags::from_bits_retain(self.arg.valid)
         }
+        /// The kernel asks to clear S_ISUID, and S_ISGID if S_IXGRP is set
+        /// (a truncate by a caller without CAP_FSETID, FUSE_HANDLE_KILLPRIV_V2).
+        pub(crate) fn kill_suidgid(&self) -> bool {
+            self.valid().contains(FattrFlags::FATTR_KILL_SUIDGID)
+        }
         pub(crate) fn mode(&self) -> Option<u32> {
             if self.valid().contains(FattrFlags::FATTR_MODE) {
                 Some(self.arg.mode)
@@ -664,6 +669,12 @@ mod op {
     impl Open<'_> {
         pub(crate) fn flags(&self) -> OpenFlags {
             OpenFlags(self.arg.flags)
+        }
+        /// FUSE_OPEN_KILL_SUIDGID: an O_TRUNC open by a caller without
+        /// CAP_FSETID (FUSE_HANDLE_KILLPRIV_V2 with FUSE_ATOMIC_O_TRUNC).
+        pub(crate) fn kill_suidgid(&self) -> bool {
+            const FUSE_OPEN_KILL_SUIDGID: u32 = 1 << 0;
+            self.arg.open_flags & FUSE_OPEN_KILL_SUIDGID != 0
         }
     }
 
