@@ -1,7 +1,7 @@
 //! The FUSE floor: an in-memory filesystem that does no I/O at all, served
 //! with the same fuser session settings as strata-overlayfs (threads,
 //! clone_fd, max_write, readdirplus, parallel dirops, entry/attr TTLs,
-//! default_permissions, io_uring). What a workload costs on it is what the FUSE
+//! default_permissions, transport). What a workload costs on it is what the FUSE
 //! protocol itself costs on this machine: requests, context switches,
 //! kernel inode and dentry work. No FUSE filesystem can be faster, so
 //! `scripts/bench` shows it beside strata for the workloads it can run
@@ -170,9 +170,9 @@ impl Filesystem for Floor {
         let _ = config.set_max_write(1 << 20);
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS);
-        // The same transport as strata: io_uring where the kernel offers
-        // it, unless FUSE_FLOOR_IO_URING=off.
-        if std::env::var("FUSE_FLOOR_IO_URING").map_or(true, |v| v != "off") {
+        // The same transport as strata's default (/dev/fuse), or io_uring
+        // with FUSE_FLOOR_IO_URING=on (as strata's `-o io_uring=on`).
+        if std::env::var("FUSE_FLOOR_IO_URING").is_ok_and(|v| v == "on") {
             let _ = config.add_capabilities(fuser::InitFlags::FUSE_OVER_IO_URING);
         }
         Ok(())

@@ -29,7 +29,7 @@ pub struct Adapter {
     pub fs: Arc<UnionFs>,
     /// Asked for (`Config::disable_passthrough` unset).
     want_passthrough: bool,
-    /// Asked for (`Config::disable_io_uring` unset).
+    /// Asked for (`Config::io_uring`).
     want_io_uring: bool,
     pt: Passthrough,
 }

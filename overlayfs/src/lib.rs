@@ -67,10 +67,11 @@ pub struct Config {
     /// Serve file data through this process even where the kernel offers
     /// FUSE passthrough (mount program: `-o passthrough=off`).
     pub disable_passthrough: bool,
-    /// Stay on /dev/fuse even where the kernel offers FUSE over io_uring
-    /// (mount program: `-o io_uring=off`). The kernel offers it only with
-    /// the fuse module's `enable_uring` parameter set.
-    pub disable_io_uring: bool,
+    /// Take requests over FUSE over io_uring where the kernel offers it
+    /// (mount program: `-o io_uring=on`; off by default, see
+    /// docs/overlayfs.md). The kernel offers it only with the fuse
+    /// module's `enable_uring` parameter set.
+    pub io_uring: bool,
 }
 
 /// Errors of setting up or tearing down a mount.

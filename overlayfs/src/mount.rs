@@ -73,11 +73,7 @@ fn session(config: &Config, mountpoint: &Path) -> Result<Served, Error> {
     // Each thread reads its own clone of /dev/fuse (no shared queue lock).
     fuse_config.clone_fd = true;
     let fs = Arc::new(fs);
-    let adapter = Adapter::new(
-        fs.clone(),
-        !config.disable_passthrough,
-        !config.disable_io_uring,
-    );
+    let adapter = Adapter::new(fs.clone(), !config.disable_passthrough, config.io_uring);
     let session = Session::new(adapter, &mnt, &fuse_config).map_err(|e| io_err(mountpoint, e))?;
     log_transport(&session, config);
     start_invalidator(&fs, session.notifier());
@@ -88,7 +84,7 @@ fn session(config: &Config, mountpoint: &Path) -> Result<Served, Error> {
 fn log_transport(session: &Session<Adapter>, config: &Config) {
     match session.io_uring_queues() {
         Some(n) => log::info!("requests: FUSE over io_uring ({n} queues, one per CPU)"),
-        None if config.disable_io_uring => log::info!("requests: /dev/fuse (io_uring=off)"),
+        None if !config.io_uring => log::info!("requests: /dev/fuse (io_uring=off)"),
         None if uring_enabled() => log::info!("requests: /dev/fuse (no io_uring)"),
         None => log::info!(
             "requests: /dev/fuse (the kernel offers no io_uring: fuse enable_uring is off)"

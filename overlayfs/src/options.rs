@@ -82,8 +82,8 @@ fn apply_option(args: &mut Args, opt: &str) -> Result<(), String> {
         ("passthrough", Some("on")) => args.config.disable_passthrough = false,
         ("passthrough", Some("off")) => args.config.disable_passthrough = true,
         ("passthrough", Some(v)) => return Err(format!("passthrough={v}: on or off")),
-        ("io_uring", Some("on")) => args.config.disable_io_uring = false,
-        ("io_uring", Some("off")) => args.config.disable_io_uring = true,
+        ("io_uring", Some("on")) => args.config.io_uring = true,
+        ("io_uring", Some("off")) => args.config.io_uring = false,
         ("io_uring", Some(v)) => return Err(format!("io_uring={v}: on or off")),
         ("fsname", Some(_)) => args.config.mount_options.push(opt.to_string()),
         ("ro", None) => {
@@ -198,12 +198,12 @@ mod tests {
     }
 
     #[test]
-    fn io_uring_can_be_forced_off() {
-        assert!(!run(&["-o", "lowerdir=/a", "/m"]).config.disable_io_uring);
-        let a = run(&["-o", "lowerdir=/a,io_uring=off", "/m"]);
-        assert!(a.config.disable_io_uring);
-        let a = run(&["-o", "lowerdir=/a,io_uring=off,io_uring=on", "/m"]);
-        assert!(!a.config.disable_io_uring);
+    fn io_uring_is_off_unless_asked_for() {
+        assert!(!run(&["-o", "lowerdir=/a", "/m"]).config.io_uring);
+        let a = run(&["-o", "lowerdir=/a,io_uring=on", "/m"]);
+        assert!(a.config.io_uring);
+        let a = run(&["-o", "lowerdir=/a,io_uring=on,io_uring=off", "/m"]);
+        assert!(!a.config.io_uring);
         assert!(parse(["-o", "lowerdir=/a,io_uring=yes", "/m"].map(OsString::from)).is_err());
     }
 

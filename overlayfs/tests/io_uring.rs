@@ -68,7 +68,7 @@ fn rings(pid: &str) -> (usize, u64) {
 
 fn config(l: &Layers, io_uring: bool, passthrough: bool) -> Config {
     Config {
-        disable_io_uring: !io_uring,
+        io_uring,
         disable_passthrough: !passthrough,
         ..l.config()
     }

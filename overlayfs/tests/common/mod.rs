@@ -72,15 +72,15 @@ impl Layers {
 
     /// The union of these layers. `STRATA_TEST_PASSTHROUGH=off` runs a
     /// whole suite with file data through the daemon instead of FUSE
-    /// passthrough, `STRATA_TEST_IO_URING=off` with requests on /dev/fuse
-    /// where the kernel offers FUSE over io_uring (all must pass).
+    /// passthrough, `STRATA_TEST_IO_URING=on` with requests over FUSE over
+    /// io_uring (scripts/test runs this crate's suites that way too).
     pub fn config(&self) -> Config {
         Config {
             lowerdirs: self.lowerdirs(),
             upperdir: Some(self.dir.path().join("upper")),
             workdir: Some(self.dir.path().join("work")),
             disable_passthrough: passthrough_off_by_env(),
-            disable_io_uring: io_uring_off_by_env(),
+            io_uring: io_uring_on_by_env(),
             ..Default::default()
         }
     }
@@ -113,7 +113,7 @@ impl Layers {
         let config = Config {
             lowerdirs: self.lowerdirs(),
             disable_passthrough: passthrough_off_by_env(),
-            disable_io_uring: io_uring_off_by_env(),
+            io_uring: io_uring_on_by_env(),
             ..Default::default()
         };
         let guard = overlayfs::mount(config, &self.mnt_dir()).unwrap();
@@ -186,8 +186,8 @@ impl Union {
     }
 }
 
-fn io_uring_off_by_env() -> bool {
-    std::env::var("STRATA_TEST_IO_URING").is_ok_and(|v| v == "off")
+fn io_uring_on_by_env() -> bool {
+    std::env::var("STRATA_TEST_IO_URING").is_ok_and(|v| v == "on")
 }
 
 /// Whether something is mounted at `p` (as this process sees it).
