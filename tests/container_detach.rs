@@ -144,10 +144,23 @@ fn dead_supervisor_is_noticed_and_its_mount_removed() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    // Wait for it to be gone (its parent exited, so init reaps it).
-    while std::path::Path::new(&format!("/proc/{supervisor}/cmdline")).exists()
-        && std::fs::read(format!("/proc/{supervisor}/cmdline")).is_ok_and(|c| !c.is_empty())
-    {
+    // Wait for it to be dead: a zombie or reaped (its parent exited, so init
+    // reaps it). Not "cmdline empty": that happens when its memory goes,
+    // while its threads may still be exiting and it is not a zombie yet,
+    // which strata (like this test) does not count as dead.
+    let dead = || {
+        std::fs::read_to_string(format!("/proc/{supervisor}/status")).map_or(true, |s| {
+            s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !dead() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed supervisor did not die: {}",
+            std::fs::read_to_string(format!("/proc/{supervisor}/status")).unwrap_or_default()
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let ps = f.ok(&["container", "ps", "-a"]);
