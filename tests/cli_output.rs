@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::store::{busybox_tarball, strata_ok};
+use common::store::{store_with_busybox, strata_ok};
 
 #[test]
 fn version_and_help_with_examples() {
@@ -39,12 +39,7 @@ fn version_and_help_with_examples() {
 /// A store with busybox imported and one exited container.
 fn store_with_a_container(work: &Path) -> std::path::PathBuf {
     common::require_root_and_fuse();
-    let root = work.join("store");
-    let tar = busybox_tarball(work, "");
-    strata_ok(
-        &root,
-        &["image", "import", tar.to_str().unwrap(), "busybox"],
-    );
+    let root = store_with_busybox(work);
     strata_ok(
         &root,
         &["container", "run", "--name", "c1", "busybox", "true"],

@@ -19,7 +19,7 @@ mod oci_support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::store::{busybox_tarball, spawn_strata, strata, strata_ok};
+use common::store::{busybox_tarball, spawn_strata, store_with_busybox, strata, strata_ok};
 use fault_support::{
     BIG, Rng, assert_no_mounts, assert_no_processes, assert_sound, big_file, long, path_str,
 };
@@ -103,13 +103,7 @@ fn no_process(_: &str) -> bool {
 /// A store with busybox imported as `busybox`.
 fn seeded(work: &Path) -> PathBuf {
     common::require_root_and_fuse();
-    let root = work.join("store");
-    let tar = busybox_tarball(work, "");
-    strata_ok(
-        &root,
-        &["image", "import", tar.to_str().unwrap(), "busybox"],
-    );
-    root
+    store_with_busybox(work)
 }
 
 /// Size of `path` in `image`, found through its layer dirs (top first).

@@ -55,6 +55,23 @@ pub fn busybox_tarball(work: &Path, compress: &str) -> PathBuf {
     out
 }
 
+/// A store at `work/store` with a plain busybox tarball imported as
+/// `busybox`; returns the store root.
+pub fn store_with_busybox(work: &Path) -> PathBuf {
+    let root = work.join("store");
+    let tar = busybox_tarball(work, "");
+    strata_ok(
+        &root,
+        &[
+            "image",
+            "import",
+            tar.to_str().expect("utf-8 path"),
+            "busybox",
+        ],
+    );
+    root
+}
+
 /// Runs `strata --root ROOT ARGS...`, with registry credentials files
 /// inside ROOT (never the user's own).
 pub fn strata(root: &Path, args: &[&str]) -> Output {
