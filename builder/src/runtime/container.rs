@@ -70,7 +70,11 @@ impl Runtime {
             program: self.init_program.clone(),
             source,
         };
+        // pass_fd puts the channel at INIT_FD in the child: a clone sitting
+        // there (another thread freed that number after Channel::pair) would
+        // be replaced before the exec, which then ran the socket (EACCES).
         let sealed = sys::readonly_clone(&self.init_program)
+            .and_then(|fd| sys::fd_at_least(fd, INIT_FD + 1))
             .map_err(|e| spawn_err(std::io::Error::from(e)))?;
         let mut cmd = Command::new(format!("/proc/self/fd/{}", sealed.as_raw_fd()));
         cmd.arg(INIT_ARG);

@@ -44,6 +44,20 @@ pub fn pass_fd(cmd: &mut Command, fd: RawFd, target: RawFd) {
     unsafe { cmd.pre_exec(hook) };
 }
 
+/// `fd` renumbered to the lowest free descriptor >= `min` (close-on-exec),
+/// its old number closed; unchanged when it already is >= `min`. A
+/// descriptor the child must still see after [`pass_fd`] has to stay clear
+/// of the target numbers: fds are process-wide, so another thread may have
+/// freed a low number just before ours was allocated.
+pub fn fd_at_least(fd: OwnedFd, min: RawFd) -> nix::Result<OwnedFd> {
+    if fd.as_raw_fd() >= min {
+        return Ok(fd);
+    }
+    let new = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
 /// Sets `IFF_UP` on `lo` in the current network namespace (what `ip link set
 /// lo up` does) through SIOCGIFFLAGS/SIOCSIFFLAGS on a datagram socket.
 pub fn set_loopback_up() -> nix::Result<()> {
@@ -323,4 +337,28 @@ fn mount_setattr(
         )
     })
     .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn fd_at_least_renumbers_low_descriptors_only() {
+        let file = std::fs::File::open("/proc/self/exe").expect("open");
+        let ino = file.metadata().expect("stat").ino();
+        let low = file.as_raw_fd();
+        let min = low + 7;
+        let moved = fd_at_least(OwnedFd::from(file), min).expect("dup");
+        assert!(moved.as_raw_fd() >= min, "{} < {min}", moved.as_raw_fd());
+        let moved = std::fs::File::from(moved);
+        assert_eq!(moved.metadata().expect("stat").ino(), ino, "same file");
+        let flags = nix::fcntl::fcntl(&moved, nix::fcntl::FcntlArg::F_GETFD).expect("getfd");
+        assert_ne!(flags & libc::FD_CLOEXEC, 0, "close-on-exec kept");
+
+        let high = moved.as_raw_fd();
+        let kept = fd_at_least(OwnedFd::from(moved), 0).expect("no-op");
+        assert_eq!(kept.as_raw_fd(), high, "already high enough: unchanged");
+    }
 }
