@@ -23,6 +23,7 @@ mod namespace;
 mod rename;
 #[cfg(test)]
 mod tests;
+mod whiteout;
 mod xattr;
 
 use std::ffi::OsStr;
@@ -132,6 +133,8 @@ pub struct UnionFs {
     trim: AtomicBool,
     /// Names a lookup found absent from the lower layers (`absent.rs`).
     lower_absent: absent::LowerAbsent,
+    /// The inode every whiteout made here links to (`whiteout.rs`).
+    whiteout: whiteout::SharedWhiteout,
 }
 
 impl UnionFs {
@@ -156,6 +159,7 @@ impl UnionFs {
             }
             index::clean(d)?;
         }
+        let whiteout = whiteout::SharedWhiteout::new(stack.work.as_deref())?;
         Ok(UnionFs {
             stack,
             table: Mutex::new(Table::new(node, key)),
@@ -168,6 +172,7 @@ impl UnionFs {
             invalidate: OnceLock::new(),
             trim: AtomicBool::new(false),
             lower_absent: Default::default(),
+            whiteout,
         })
     }
 
@@ -281,6 +286,12 @@ impl UnionFs {
     pub(crate) fn tmp_path(&self) -> Res<PathBuf> {
         let s = self.scratch.as_ref().ok_or(Errno::EROFS)?;
         Ok(s.join(format!("t{}", self.tmp_seq.fetch_add(1, Ordering::Relaxed))))
+    }
+
+    /// Creates a whiteout at `path` (a link of the shared one), failing as
+    /// mknod would: EEXIST if a name is there, ENOENT without a directory.
+    pub(crate) fn make_whiteout(&self, path: &Path) -> io::Result<()> {
+        self.whiteout.make(path)
     }
 
     /// The path and merged layers of directory `ino`.
