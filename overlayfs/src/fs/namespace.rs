@@ -71,7 +71,7 @@ impl UnionFs {
             Child::Found(ino) => ino.ok_or(Errno::ENOENT)?,
             Child::Fresh(ino, meta) => {
                 // Just stat-ed: no second stat for the reply.
-                let attr = self.linked_attr(ino, &self.node(ino)?, &meta);
+                let attr = self.fresh_attr(ino, &meta)?;
                 self.table().inc_lookup(ino);
                 return Ok(attr);
             }
