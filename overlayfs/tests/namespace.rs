@@ -296,3 +296,55 @@ fn marker_names_cannot_be_created_through_the_mount() {
     assert_eq!(errno_of(fs::rename(u.m("x"), u.m(".wh.y"))), libc::EINVAL);
     assert!(ls(&u.upper("")).iter().all(|n| !n.starts_with(".wh.")));
 }
+
+/// Whiteouts are links of one shared 0/0 device in the work dir, as the
+/// kernel makes them (no inode allocated per removed name); each one still
+/// hides its lower name, a remount starts a new shared inode and the old
+/// links keep hiding, and a directory full of them is removed whole.
+#[test]
+fn whiteouts_are_links_of_one_shared_inode() {
+    let l = layers(1);
+    for f in ["d/a", "d/b", "d/c", "e/x"] {
+        l.file(0, f, "lower");
+    }
+    let mut u = l.mount();
+    for f in ["d/a", "d/b", "e/x"] {
+        fs::remove_file(u.m(f)).unwrap();
+    }
+    let shared = u.layers.dir.path().join("work/strata-whiteout");
+    assert!(is_whiteout(&shared), "no shared whiteout in work/");
+    for f in ["d/a", "d/b", "e/x"] {
+        assert!(is_whiteout(&u.upper(f)), "{f}: no whiteout");
+        assert_eq!(
+            ino(&u.upper(f)),
+            ino(&shared),
+            "{f}: not a link of the shared one"
+        );
+        assert_eq!(errno_of(fs::metadata(u.m(f))), libc::ENOENT);
+    }
+    assert_eq!(fs::symlink_metadata(&shared).unwrap().nlink(), 4);
+    assert_eq!(u.ls("d"), ["c"]);
+    u.assert_work_clean();
+    u.unmount();
+    let u = u.layers.mount();
+    assert_eq!(u.ls("d"), ["c"], "whiteouts of the last mount still hide");
+    let shared = u.layers.dir.path().join("work/strata-whiteout");
+    assert!(
+        fs::symlink_metadata(&shared).is_err(),
+        "the old one is dropped at mount"
+    );
+    fs::remove_file(u.m("d/c")).unwrap();
+    assert_ne!(
+        ino(&u.upper("d/c")),
+        ino(&u.upper("d/a")),
+        "a new shared inode"
+    );
+    assert_eq!(ino(&u.upper("d/c")), ino(&shared));
+    // The directory goes with its whiteouts, leaving one itself.
+    fs::remove_dir(u.m("d")).unwrap();
+    assert!(is_whiteout(&u.upper("d")));
+    assert_eq!(ino(&u.upper("d")), ino(&shared));
+    assert_eq!(u.ls(""), ["e"]);
+    assert_eq!(u.ls("e"), Vec::<String>::new());
+    u.assert_work_clean();
+}

@@ -187,7 +187,7 @@ impl UnionFs {
             merged: vec![Layer::Upper],
         };
         let ino = self.register(path, found);
-        let attr = self.linked_attr(ino, &self.node(ino)?, &meta);
+        let attr = self.fresh_attr(ino, &meta)?;
         self.table().inc_lookup(ino);
         Ok(Some((attr, file)))
     }

@@ -23,6 +23,7 @@ mod namespace;
 mod rename;
 #[cfg(test)]
 mod tests;
+mod whiteout;
 mod xattr;
 
 use std::ffi::OsStr;
@@ -98,6 +99,31 @@ pub fn file_attr(ino: u64, meta: &std::fs::Metadata, merged_dir: bool) -> FileAt
     }
 }
 
+/// What the attributes of a node with a name take from the node besides
+/// the stat of its backing object.
+#[derive(Clone, Copy)]
+pub(crate) struct LinkedAttr {
+    merged_dir: bool,
+    nlink_bias: i64,
+}
+
+impl LinkedAttr {
+    fn of(node: &Node) -> Self {
+        LinkedAttr {
+            merged_dir: node.is_dir() && node.merged.len() > 1,
+            nlink_bias: node.nlink_bias,
+        }
+    }
+
+    fn attr(self, ino: u64, meta: &std::fs::Metadata) -> FileAttr {
+        let attr = file_attr(ino, meta, self.merged_dir);
+        FileAttr {
+            nlink: (attr.nlink as i64 + self.nlink_bias).max(0) as u32,
+            ..attr
+        }
+    }
+}
+
 /// Result of a lookup under the shared namespace lock.
 pub(crate) enum Child {
     Found(Option<u64>),
@@ -132,6 +158,8 @@ pub struct UnionFs {
     trim: AtomicBool,
     /// Names a lookup found absent from the lower layers (`absent.rs`).
     lower_absent: absent::LowerAbsent,
+    /// The inode every whiteout made here links to (`whiteout.rs`).
+    whiteout: whiteout::SharedWhiteout,
 }
 
 impl UnionFs {
@@ -156,6 +184,7 @@ impl UnionFs {
             }
             index::clean(d)?;
         }
+        let whiteout = whiteout::SharedWhiteout::new(stack.work.as_deref())?;
         Ok(UnionFs {
             stack,
             table: Mutex::new(Table::new(node, key)),
@@ -168,6 +197,7 @@ impl UnionFs {
             invalidate: OnceLock::new(),
             trim: AtomicBool::new(false),
             lower_absent: Default::default(),
+            whiteout,
         })
     }
 
@@ -283,19 +313,35 @@ impl UnionFs {
         Ok(s.join(format!("t{}", self.tmp_seq.fetch_add(1, Ordering::Relaxed))))
     }
 
+    /// Creates a whiteout at `path` (a link of the shared one), failing as
+    /// mknod would: EEXIST if a name is there, ENOENT without a directory.
+    pub(crate) fn make_whiteout(&self, path: &Path) -> io::Result<()> {
+        self.whiteout.make(path)
+    }
+
     /// The path and merged layers of directory `ino`.
     pub(crate) fn dir_of(&self, ino: u64) -> Res<(PathBuf, Vec<Layer>)> {
-        let node = self.node(ino)?;
-        if !node.is_dir() {
-            return Err(Errno::ENOTDIR);
-        }
-        let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
-        Ok((path, node.merged))
+        self.with_node(ino, |node| {
+            if !node.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            let path = node.path().ok_or(Errno::ENOENT)?.to_path_buf();
+            Ok((path, node.merged.clone()))
+        })?
     }
 
     /// Attributes of `ino` (from an open file when the node has no name
     /// the table knows).
     pub(crate) fn attr(&self, ino: u64) -> Res<FileAttr> {
+        // The common case (a node with a name) copies out only its path:
+        // GETATTR is among the most frequent requests.
+        let linked = self.with_node(ino, |n| {
+            (!n.unlinked()).then(|| (n.layer, n.src.clone(), LinkedAttr::of(n)))
+        })?;
+        if let Some((layer, src, how)) = linked {
+            let meta = self.stack.path(layer, &src).symlink_metadata();
+            return Ok(how.attr(ino, &meta.map_err(errno)?));
+        }
         let node = self.node(ino)?;
         if node.unlinked() {
             // No known name left: the object lives on for open files, or
@@ -331,11 +377,20 @@ impl UnionFs {
     /// Attributes of `ino`, a node with a name, from `meta` (a stat of
     /// its backing object just made).
     pub(crate) fn linked_attr(&self, ino: u64, node: &Node, meta: &std::fs::Metadata) -> FileAttr {
-        let attr = file_attr(ino, meta, node.is_dir() && node.merged.len() > 1);
-        FileAttr {
-            nlink: (attr.nlink as i64 + node.nlink_bias).max(0) as u32,
-            ..attr
-        }
+        LinkedAttr::of(node).attr(ino, meta)
+    }
+
+    /// `linked_attr` of `ino`, looked up in the table without copying
+    /// the node.
+    pub(crate) fn fresh_attr(&self, ino: u64, meta: &std::fs::Metadata) -> Res<FileAttr> {
+        Ok(self.with_node(ino, LinkedAttr::of)?.attr(ino, meta))
+    }
+
+    /// Runs `f` on node `ino` under the table's lock: for the hot paths,
+    /// which need a field or two, where `node` copies every path and list
+    /// of the node (several allocations).
+    pub(crate) fn with_node<R>(&self, ino: u64, f: impl FnOnce(&Node) -> R) -> Res<R> {
+        self.table().get(ino).map(f).ok_or(Errno::ENOENT)
     }
 
     /// Finds `name` in directory `parent` (known names from the table, the

@@ -71,7 +71,7 @@ impl UnionFs {
             Child::Found(ino) => ino.ok_or(Errno::ENOENT)?,
             Child::Fresh(ino, meta) => {
                 // Just stat-ed: no second stat for the reply.
-                let attr = self.linked_attr(ino, &self.node(ino)?, &meta);
+                let attr = self.fresh_attr(ino, &meta)?;
                 self.table().inc_lookup(ino);
                 return Ok(attr);
             }
@@ -289,11 +289,11 @@ impl UnionFs {
         } else {
             // Made right away where nothing is in upper; the parent is
             // copied up only if missing.
-            match copyup::make_whiteout(&target) {
+            match self.make_whiteout(&target) {
                 Ok(()) => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                     self.ensure_upper_dir(dir)?;
-                    return copyup::make_whiteout(&target).map_err(errno);
+                    return self.make_whiteout(&target).map_err(errno);
                 }
                 // Something in upper: swapped for a whiteout below.
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
@@ -310,7 +310,7 @@ impl UnionFs {
         }
         let tmp = self.tmp_path()?;
         if lower {
-            copyup::make_whiteout(&tmp).map_err(errno)?;
+            self.make_whiteout(&tmp).map_err(errno)?;
             if let Err(e) = rename2(&tmp, &target, RenameFlags::RENAME_EXCHANGE) {
                 remove_any(&tmp);
                 return Err(errno(e));

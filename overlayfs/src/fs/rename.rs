@@ -132,7 +132,7 @@ impl UnionFs {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 rename2(from, to, RenameFlags::empty()).map_err(errno)?;
-                copyup::make_whiteout(from).map_err(errno)
+                self.make_whiteout(from).map_err(errno)
             }
             Err(e) => Err(errno(e)),
         }
