@@ -505,12 +505,21 @@ impl Filesystem for Adapter {
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.fs.opendir(ino.0) {
-            // Not FOPEN_CACHE_DIR: the kernel's listing cache takes entry
-            // offsets as stable cookies of the directory, but ours index
-            // the snapshot of one open handle; a fill from two handles
-            // mixed two snapshots (duplicate names, seen by
-            // union_two_threads_hammer_one_directory).
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            // The kernel keeps the listing in the directory's page cache
+            // (FOPEN_CACHE_DIR), across opens (FOPEN_KEEP_CACHE), until
+            // the directory changes. It fills the cache from several
+            // opens and takes d_off as a position of the directory: ours
+            // are stable cookies (a hash of the name, `readdir::order`),
+            // so the replies of two handles join without a name twice.
+            // Changes through the mount bump the directory's version and
+            // the cache is dropped at the next opendir/rewind (so it is
+            // when the directory's mtime moved); a change it cannot see
+            // (a moved directory's `..`) drops it by notification
+            // (`UnionFs::listing_changed_behind`). See docs/overlayfs.md.
+            Ok(fh) => reply.opened(
+                FileHandle(fh),
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+            ),
             Err(e) => reply.error(e),
         }
     }
