@@ -504,7 +504,8 @@ impl Filesystem for Adapter {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.fs.opendir(ino.0) {
+        // Kept while the entries its fill brought are valid in the kernel.
+        match self.fs.opendir(ino.0, TTL / 2) {
             // The kernel keeps the listing in the directory's page cache
             // (FOPEN_CACHE_DIR), across opens (FOPEN_KEEP_CACHE), until
             // the directory changes. It fills the cache from several
@@ -516,10 +517,15 @@ impl Filesystem for Adapter {
             // when the directory's mtime moved); a change it cannot see
             // (a moved directory's `..`) drops it by notification
             // (`UnionFs::listing_changed_behind`). See docs/overlayfs.md.
-            Ok(fh) => reply.opened(
-                FileHandle(fh),
-                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
-            ),
+            // Without FOPEN_KEEP_CACHE the open drops the cached listing
+            // (when it is older than half the entry TTL: `UnionFs::opendir`).
+            Ok((fh, keep)) => {
+                let mut flags = FopenFlags::FOPEN_CACHE_DIR;
+                if keep {
+                    flags |= FopenFlags::FOPEN_KEEP_CACHE;
+                }
+                reply.opened(FileHandle(fh), flags)
+            }
             Err(e) => reply.error(e),
         }
     }

@@ -4,6 +4,7 @@
 
 use std::ffi::OsString;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use std::os::unix::fs::MetadataExt;
 
@@ -82,11 +83,40 @@ impl UnionFs {
         Ok(entries)
     }
 
-    pub fn opendir(&self, ino: u64) -> Res<u64> {
+    /// Opens directory `ino`: its handle, and whether the kernel may keep
+    /// serving the listing it cached (FOPEN_KEEP_CACHE): only if that
+    /// listing began less than `max_age` ago. A cached listing carries no
+    /// attributes, so once the entries it brought (READDIRPLUS) expire in
+    /// the kernel, a `find` or `ls -l` over it would cost one LOOKUP per
+    /// entry; dropping it instead lists with attributes again.
+    pub fn opendir(&self, ino: u64, max_age: Duration) -> Res<(u64, bool)> {
         self.dir_of(ino)?;
+        let keep = {
+            let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+            match listed.get(&ino) {
+                Some(t) if t.elapsed() < max_age => true,
+                Some(_) => {
+                    listed.remove(&ino);
+                    false
+                }
+                None => false,
+            }
+        };
         // The snapshot is taken by the first readdir (a listing served
         // from the kernel's cache never asks for one).
-        Ok(self.dirs.insert(OpenDir::new(ino)))
+        Ok((self.dirs.insert(OpenDir::new(ino)), keep))
+    }
+
+    /// The kernel begins a listing of `ino` (and so its cached one).
+    fn note_listed(&self, ino: u64) {
+        /// Directories remembered at most: past that all are forgotten
+        /// (each then only lists anew, with attributes, at its next open).
+        const KEEP: usize = 4096;
+        let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+        if listed.len() >= KEEP {
+            listed.clear();
+        }
+        listed.insert(ino, Instant::now());
     }
 
     /// Hands the entries after cookie `offset` to `add` (with their own
@@ -109,6 +139,9 @@ impl UnionFs {
         let mut entries = dir.entries.lock().unwrap_or_else(|p| p.into_inner());
         // Cleared before the snapshot: a change made while it is taken
         // marks it stale again.
+        if offset == 0 {
+            self.note_listed(dir.ino);
+        }
         if dir.stale.swap(false, Ordering::AcqRel) || offset == 0 {
             *entries = Vec::new();
             match self.snapshot(dir.ino) {

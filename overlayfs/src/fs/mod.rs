@@ -143,6 +143,8 @@ pub struct UnionFs {
     trim: AtomicBool,
     /// Names a lookup found absent from the lower layers (`absent.rs`).
     lower_absent: absent::LowerAbsent,
+    /// When the kernel last began a listing of a directory (`dir.rs`).
+    pub(crate) listed: Mutex<std::collections::HashMap<u64, std::time::Instant>>,
 }
 
 impl UnionFs {
@@ -179,6 +181,7 @@ impl UnionFs {
             invalidate: OnceLock::new(),
             trim: AtomicBool::new(false),
             lower_absent: Default::default(),
+            listed: Default::default(),
         })
     }
 
