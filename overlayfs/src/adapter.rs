@@ -504,13 +504,28 @@ impl Filesystem for Adapter {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.fs.opendir(ino.0) {
-            // Not FOPEN_CACHE_DIR: the kernel's listing cache takes entry
-            // offsets as stable cookies of the directory, but ours index
-            // the snapshot of one open handle; a fill from two handles
-            // mixed two snapshots (duplicate names, seen by
-            // union_two_threads_hammer_one_directory).
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+        // Kept while the entries its fill brought are valid in the kernel.
+        match self.fs.opendir(ino.0, TTL / 2) {
+            // The kernel keeps the listing in the directory's page cache
+            // (FOPEN_CACHE_DIR), across opens (FOPEN_KEEP_CACHE), until
+            // the directory changes. It fills the cache from several
+            // opens and takes d_off as a position of the directory: ours
+            // are stable cookies (a hash of the name, `readdir::order`),
+            // so the replies of two handles join without a name twice.
+            // Changes through the mount bump the directory's version and
+            // the cache is dropped at the next opendir/rewind (so it is
+            // when the directory's mtime moved); a change it cannot see
+            // (a moved directory's `..`) drops it by notification
+            // (`UnionFs::listing_changed_behind`). See docs/overlayfs.md.
+            // Without FOPEN_KEEP_CACHE the open drops the cached listing
+            // (when it is older than half the entry TTL: `UnionFs::opendir`).
+            Ok((fh, keep)) => {
+                let mut flags = FopenFlags::FOPEN_CACHE_DIR;
+                if keep {
+                    flags |= FopenFlags::FOPEN_KEEP_CACHE;
+                }
+                reply.opened(FileHandle(fh), flags)
+            }
             Err(e) => reply.error(e),
         }
     }

@@ -48,10 +48,23 @@ impl OpenFile {
 #[derive(Debug)]
 pub struct OpenDir {
     pub ino: u64,
-    /// Snapshot of the merged listing taken at opendir and refreshed on
-    /// rewind (offset 0); offsets are indexes into it, so telldir/seekdir
-    /// stay valid whatever happens to the directory meanwhile.
+    /// Snapshot of the merged listing, ordered by cookie (`readdir::order`),
+    /// taken by the first readdir and refreshed on rewind (offset 0) and
+    /// once the directory changed. Cookies are positions in the directory,
+    /// not indexes into a snapshot, so a refresh never moves a reader.
     pub entries: Mutex<Vec<Entry>>,
+    /// The snapshot is missing or older than a change of the directory.
+    pub stale: AtomicBool,
+}
+
+impl OpenDir {
+    pub fn new(ino: u64) -> Self {
+        OpenDir {
+            ino,
+            entries: Mutex::new(Vec::new()),
+            stale: AtomicBool::new(true),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -74,6 +87,13 @@ impl<T> Handles<T> {
         // A panic while holding this lock cannot leave the map half-updated
         // (single insert/remove calls), so a poisoned lock is still usable.
         self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls `f` on every open handle.
+    pub fn for_each(&self, mut f: impl FnMut(&T)) {
+        for v in self.lock().values() {
+            f(v);
+        }
     }
 
     pub fn insert(&self, value: T) -> u64 {

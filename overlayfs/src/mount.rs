@@ -6,7 +6,7 @@ use std::sync::Arc;
 use fuser::{BackgroundSession, MountOption, Session, SessionACL};
 
 use crate::adapter::Adapter;
-use crate::fs::UnionFs;
+use crate::fs::{Chore, UnionFs};
 use crate::validate::validate;
 use crate::{Config, Error};
 
@@ -114,14 +114,13 @@ fn default_threads() -> usize {
 /// Housekeeping thread: forwards attribute invalidations from the core to
 /// the kernel (a notification must never be sent from inside a request
 /// handler, where the kernel may hold the inode's lock), and hands freed
-/// memory back to the system once things are quiet (inode 0 on the
-/// channel asks for it; it is done after a quiet moment, so a burst of
-/// FORGETs ends in one trim). It holds the core weakly and ends when the
+/// memory back to the system once things are quiet (`Chore::Trim`; it is
+/// done after a quiet moment, so a burst of FORGETs ends in one trim). It holds the core weakly and ends when the
 /// core (and its sender) is dropped with the session.
 fn start_invalidator(fs: &Arc<UnionFs>, notifier: fuser::Notifier) {
     use std::sync::mpsc::RecvTimeoutError;
     const QUIET: std::time::Duration = std::time::Duration::from_millis(200);
-    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let (tx, rx) = std::sync::mpsc::channel::<Chore>();
     fs.set_invalidator(tx);
     let weak = Arc::downgrade(fs);
     let spawned = std::thread::Builder::new()
@@ -135,11 +134,17 @@ fn start_invalidator(fs: &Arc<UnionFs>, notifier: fuser::Notifier) {
                     rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
                 };
                 match msg {
-                    Ok(0) => trim_pending = true,
+                    Ok(Chore::Trim) => trim_pending = true,
                     // Offset -1: attributes only, no page cache range.
                     // ENOENT just means the kernel forgot the inode.
-                    Ok(ino) => {
+                    Ok(Chore::Attrs(ino)) => {
                         let _ = notifier.inval_inode(fuser::INodeNo(ino), -1, 0);
+                    }
+                    // A directory's page cache is its cached listing
+                    // (FOPEN_CACHE_DIR): dropping its pages (offset 0,
+                    // length 0: all) makes the next read reset the cache.
+                    Ok(Chore::Listing(ino)) => {
+                        let _ = notifier.inval_inode(fuser::INodeNo(ino), 0, 0);
                     }
                     Err(RecvTimeoutError::Timeout) => {
                         trim_pending = false;

@@ -4,6 +4,13 @@
 //! the first layer naming an entry wins, whiteouts (0/0 char devices and
 //! `.wh.<name>` files) hide the name in the layers below, and markers are
 //! never listed.
+//!
+//! Positions (the `d_off` cookies) are stable: an entry's cookie is a hash
+//! of its name, the same for every open of the directory, and a listing is
+//! ordered by cookie, so "the entries after cookie c" means the same thing
+//! to every handle (what the kernel's listing cache, FOPEN_CACHE_DIR,
+//! assumes when it appends a page read through one handle to pages read
+//! through another).
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -35,6 +42,55 @@ pub struct Entry {
     pub ino: u64,
     /// The layer the listing found it in (None for `.` and `..`).
     pub layer: Option<Layer>,
+    /// Its position: a listing continued from cookie `c` holds the
+    /// entries with `off > c` (see `order`).
+    pub off: u64,
+}
+
+/// Cookie of `.`, the first entry (a listing from 0 starts with it).
+pub const DOT: u64 = 1;
+/// Cookie of `..`.
+pub const DOTDOT: u64 = 2;
+/// The smallest cookie of a name.
+const FIRST: u64 = 3;
+
+/// The home cookie of `name`: a 62-bit hash above the cookies of `.` and
+/// `..`. Cookies stay below 2^63 (the kernel's loff_t is signed), with
+/// 2^62 values of headroom for the probing of colliding names in `order`.
+/// `DefaultHasher::new()` (SipHash with fixed keys): the same name gets
+/// the same cookie for the life of the process, whichever handle lists it.
+pub fn name_cookie(name: &OsStr) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(name.as_bytes());
+    FIRST + (h.finish() >> 2)
+}
+
+/// Sorts the entries of a listing (no `.`/`..`) by cookie and gives each
+/// its cookie: its home `hash(name)`, or, for names whose home cookies
+/// collide, the next free one (names ordered by their bytes within a
+/// collision, so a given set of names always gets the same cookies).
+/// A name that shares no home cookie keeps its hash whatever else is in
+/// the directory; the cookies of colliding names (about n^2/2^63 of a
+/// directory of n names) may shift when a colliding name comes or goes,
+/// so only such names can repeat or be missed by a listing that runs
+/// across that change.
+pub fn order(entries: &mut [Entry], hash: impl Fn(&OsStr) -> u64) {
+    for e in entries.iter_mut() {
+        e.off = hash(&e.name);
+    }
+    entries.sort_unstable_by(|a, b| a.off.cmp(&b.off).then_with(|| a.name.cmp(&b.name)));
+    let mut last = DOTDOT;
+    for e in entries.iter_mut() {
+        e.off = e.off.max(last + 1);
+        last = e.off;
+    }
+}
+
+/// The index of the first entry after cookie `offset` in a listing
+/// ordered by cookie.
+pub fn after(entries: &[Entry], offset: u64) -> usize {
+    entries.partition_point(|e| e.off <= offset)
 }
 
 /// A visible entry and the layer it comes from, before inode numbering.
@@ -183,6 +239,89 @@ mod tests {
         assert_eq!(raws[1].name, "foo");
         assert_eq!(raws[1].kind, None);
         assert!(read_layer(&t.path().join("missing")).unwrap().is_empty());
+    }
+
+    fn entry(name: &str) -> Entry {
+        Entry {
+            name: name.into(),
+            kind: FileType::RegularFile,
+            ino: 9,
+            layer: Some(Layer::Upper),
+            off: 0,
+        }
+    }
+
+    /// A 2-bit hash: 40 names share 4 home cookies.
+    fn tiny(name: &OsStr) -> u64 {
+        FIRST + (name_cookie(name) & 3)
+    }
+
+    fn ordered(names: &[String]) -> Vec<Entry> {
+        let mut v: Vec<Entry> = names.iter().map(|n| entry(n)).collect();
+        order(&mut v, tiny);
+        v
+    }
+
+    /// Pages through `entries` `page` entries at a time, each page
+    /// continued from the cookie of the last entry of the one before.
+    fn page_through(entries: &[Entry], page: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut pos = DOTDOT;
+        loop {
+            let start = after(entries, pos);
+            let got: Vec<&Entry> = entries[start..].iter().take(page).collect();
+            let Some(last) = got.last() else { break };
+            pos = last.off;
+            out.extend(got.iter().map(|e| e.name.to_string_lossy().into_owned()));
+        }
+        out
+    }
+
+    #[test]
+    fn colliding_names_get_distinct_increasing_cookies() {
+        let names: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+        let v = ordered(&names);
+        assert!(v.windows(2).all(|w| w[0].off < w[1].off));
+        assert!(v.iter().all(|e| e.off > DOTDOT && e.off < FIRST + 64));
+        for page in [1, 3, 7, 40] {
+            let mut got = page_through(&v, page);
+            got.sort();
+            let mut want = names.clone();
+            want.sort();
+            assert_eq!(got, want, "page {page}");
+        }
+        // The same set of names, listed in another order: the same cookies.
+        let mut rev = names.clone();
+        rev.reverse();
+        let w = ordered(&rev);
+        let cookies = |v: &[Entry]| -> Vec<(OsString, u64)> {
+            v.iter().map(|e| (e.name.clone(), e.off)).collect()
+        };
+        assert_eq!(cookies(&v), cookies(&w));
+    }
+
+    #[test]
+    fn seek_to_a_cookie_continues_after_its_entry() {
+        let names: Vec<String> = (0..40).map(|i| format!("g{i}")).collect();
+        let v = ordered(&names);
+        for (i, e) in v.iter().enumerate() {
+            assert_eq!(after(&v, e.off), i + 1);
+        }
+        assert_eq!(after(&v, 0), 0);
+        assert_eq!(after(&v, DOT), 0);
+        assert_eq!(after(&v, u64::MAX), v.len());
+    }
+
+    #[test]
+    fn unique_names_keep_their_cookie_whatever_else_is_listed() {
+        let mut a = vec![entry("one"), entry("two")];
+        let mut b = vec![entry("two"), entry("three"), entry("one")];
+        order(&mut a, name_cookie);
+        order(&mut b, name_cookie);
+        let of = |v: &[Entry], n: &str| v.iter().find(|e| e.name == n).map(|e| e.off);
+        assert_eq!(of(&a, "one"), Some(name_cookie(OsStr::new("one"))));
+        assert_eq!(of(&a, "two"), of(&b, "two"));
+        assert!(b.iter().all(|e| e.off > DOTDOT && e.off < 1 << 63));
     }
 
     #[test]

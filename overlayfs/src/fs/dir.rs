@@ -1,7 +1,10 @@
-//! Directory listing: opendir snapshots the merged listing, readdir pages
-//! through it by index.
+//! Directory listing: readdir snapshots the merged listing per handle,
+//! ordered by the stable cookies of `readdir::order`, and pages through it
+//! by cookie.
 
 use std::ffi::OsString;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use std::os::unix::fs::MetadataExt;
 
@@ -44,14 +47,17 @@ impl UnionFs {
                 kind: FileType::Directory,
                 ino,
                 layer: None,
+                off: readdir::DOT,
             },
             Entry {
                 name: OsString::from(".."),
                 kind: FileType::Directory,
                 ino: parent_ino,
                 layer: None,
+                off: readdir::DOTDOT,
             },
         ];
+        entries.reserve_exact(listing.len());
         let mut devs = std::collections::HashMap::new();
         for m in &listing {
             if let std::collections::hash_map::Entry::Vacant(v) = devs.entry(m.layer) {
@@ -69,24 +75,58 @@ impl UnionFs {
                 kind: m.kind,
                 ino,
                 layer: Some(m.layer),
+                off: 0,
             });
         }
+        drop(t);
+        readdir::order(&mut entries[2..], readdir::name_cookie);
         Ok(entries)
     }
 
-    pub fn opendir(&self, ino: u64) -> Res<u64> {
+    /// Opens directory `ino`: its handle, and whether the kernel may keep
+    /// serving the listing it cached (FOPEN_KEEP_CACHE): only if that
+    /// listing began less than `max_age` ago. A cached listing carries no
+    /// attributes, so once the entries it brought (READDIRPLUS) expire in
+    /// the kernel, a `find` or `ls -l` over it would cost one LOOKUP per
+    /// entry; dropping it instead lists with attributes again.
+    pub fn opendir(&self, ino: u64, max_age: Duration) -> Res<(u64, bool)> {
         self.dir_of(ino)?;
-        // The snapshot is taken by the first readdir (offset 0).
-        Ok(self.dirs.insert(OpenDir {
-            ino,
-            entries: std::sync::Mutex::new(Vec::new()),
-        }))
+        let keep = {
+            let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+            match listed.get(&ino) {
+                Some(t) if t.elapsed() < max_age => true,
+                Some(_) => {
+                    listed.remove(&ino);
+                    false
+                }
+                None => false,
+            }
+        };
+        // The snapshot is taken by the first readdir (a listing served
+        // from the kernel's cache never asks for one).
+        Ok((self.dirs.insert(OpenDir::new(ino)), keep))
     }
 
-    /// Hands the entries from `offset` on to `add` (with the offset of
-    /// the next one) until it returns true (the reply buffer is full).
-    /// The offset of entry `i` is `i + 1`. Offset 0 (a rewind) refreshes
-    /// the snapshot, as rewinddir(3) must. Only the entries that fit are
+    /// The kernel begins a listing of `ino` (and so its cached one).
+    fn note_listed(&self, ino: u64) {
+        /// Directories remembered at most: past that all are forgotten
+        /// (each then only lists anew, with attributes, at its next open).
+        const KEEP: usize = 4096;
+        let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+        if listed.len() >= KEEP {
+            listed.clear();
+        }
+        listed.insert(ino, Instant::now());
+    }
+
+    /// Hands the entries after cookie `offset` to `add` (with their own
+    /// cookie, the offset to continue from) until it returns true (the
+    /// reply buffer is full). Offset 0 (a rewind) refreshes the snapshot,
+    /// as rewinddir(3) must, and so does any offset once the directory
+    /// changed (`listing_changed`): the kernel may append this reply to a
+    /// cached listing it began after the change. A cookie from another
+    /// handle (seekdir, or the kernel's cache filled through several
+    /// opens) means the same position here. Only the entries that fit are
     /// touched: a 100k-entry listing is paged through in linear time.
     pub fn readdir(
         &self,
@@ -95,19 +135,47 @@ impl UnionFs {
         mut add: impl FnMut(u64, &Entry) -> bool,
     ) -> Res<()> {
         let dir = self.dirs.get(fh).ok_or(Errno::EBADF)?;
-        if offset == 0 {
-            let fresh = self.snapshot(dir.ino)?;
-            *dir.entries.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
-        }
         // Held while `add` runs: only readers of this one handle wait.
-        let entries = dir.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, e) in entries.iter().enumerate().skip(start) {
-            if add(i as u64 + 1, e) {
+        let mut entries = dir.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // Cleared before the snapshot: a change made while it is taken
+        // marks it stale again.
+        if offset == 0 {
+            self.note_listed(dir.ino);
+        }
+        if dir.stale.swap(false, Ordering::AcqRel) || offset == 0 {
+            *entries = Vec::new();
+            match self.snapshot(dir.ino) {
+                Ok(fresh) => *entries = fresh,
+                Err(e) => {
+                    dir.stale.store(true, Ordering::Release);
+                    return Err(e);
+                }
+            }
+        }
+        for e in &entries[readdir::after(&entries, offset)..] {
+            if add(e.off, e) {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// What directory `ino` lists changed through the mount (the kernel
+    /// drops its cached listing itself): open handles re-read it.
+    pub(crate) fn listing_changed(&self, ino: u64) {
+        self.dirs.for_each(|d| {
+            if d.ino == ino {
+                d.stale.store(true, Ordering::Release);
+            }
+        });
+    }
+
+    /// As `listing_changed`, for a change the kernel does not see as one
+    /// of directory `ino` (the `..` of a directory moved to another
+    /// parent): its cached listing is dropped too.
+    pub(crate) fn listing_changed_behind(&self, ino: u64) {
+        self.listing_changed(ino);
+        self.listing_invalid(ino);
     }
 
     /// `lookup` of an entry of directory `parent`'s listing (readdirplus).

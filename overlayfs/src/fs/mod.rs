@@ -139,6 +139,17 @@ pub(crate) enum NsGuard<'a> {
     Write(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
 }
 
+/// Work for the housekeeping thread (`mount.rs`), done outside requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chore {
+    /// Hand freed memory back to the system once things are quiet.
+    Trim,
+    /// Drop the kernel's cached attributes of an inode.
+    Attrs(u64),
+    /// Drop the kernel's cached listing (and attributes) of a directory.
+    Listing(u64),
+}
+
 #[derive(Debug)]
 pub struct UnionFs {
     pub(crate) stack: Stack,
@@ -153,13 +164,15 @@ pub struct UnionFs {
     index_dir: Option<PathBuf>,
     /// Inodes whose attributes changed behind the kernel's back (set once
     /// the session exists; `mount.rs` forwards them to the notifier).
-    invalidate: OnceLock<Sender<u64>>,
+    invalidate: OnceLock<Sender<Chore>>,
     /// Much memory was freed: return it to the system when idle.
     trim: AtomicBool,
     /// Names a lookup found absent from the lower layers (`absent.rs`).
     lower_absent: absent::LowerAbsent,
     /// The inode every whiteout made here links to (`whiteout.rs`).
     whiteout: whiteout::SharedWhiteout,
+    /// When the kernel last began a listing of a directory (`dir.rs`).
+    pub(crate) listed: Mutex<std::collections::HashMap<u64, std::time::Instant>>,
 }
 
 impl UnionFs {
@@ -198,11 +211,12 @@ impl UnionFs {
             trim: AtomicBool::new(false),
             lower_absent: Default::default(),
             whiteout,
+            listed: Default::default(),
         })
     }
 
     /// Where to send the inodes whose cached attributes must be dropped.
-    pub fn set_invalidator(&self, tx: Sender<u64>) {
+    pub fn set_invalidator(&self, tx: Sender<Chore>) {
         let _ = self.invalidate.set(tx);
     }
 
@@ -212,8 +226,7 @@ impl UnionFs {
         if !self.trim.swap(true, Ordering::Relaxed)
             && let Some(tx) = self.invalidate.get()
         {
-            // Inode 0 (never a node) wakes the housekeeping thread.
-            let _ = tx.send(0);
+            let _ = tx.send(Chore::Trim);
         }
     }
 
@@ -230,7 +243,14 @@ impl UnionFs {
     pub(crate) fn attrs_changed(&self, ino: u64) {
         if let Some(tx) = self.invalidate.get() {
             // The receiver ends with the session; nothing to tell then.
-            let _ = tx.send(ino);
+            let _ = tx.send(Chore::Attrs(ino));
+        }
+    }
+
+    /// The kernel's cached listing of directory `ino` is out of date.
+    pub(crate) fn listing_invalid(&self, ino: u64) {
+        if let Some(tx) = self.invalidate.get() {
+            let _ = tx.send(Chore::Listing(ino));
         }
     }
 

@@ -111,6 +111,18 @@ impl UnionFs {
         creds: Creds,
         new: NewObject<'_>,
     ) -> Res<(FileAttr, Option<File>)> {
+        let made = self.create_locked(parent, name, creds, new)?;
+        self.listing_changed(parent);
+        Ok(made)
+    }
+
+    fn create_locked(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        creds: Creds,
+        new: NewObject<'_>,
+    ) -> Res<(FileAttr, Option<File>)> {
         check_new_name(name)?;
         if let NewObject::Special { mode, rdev } = new
             && markers::would_be_whiteout(mode, rdev)
@@ -336,6 +348,7 @@ impl UnionFs {
         let (dir, merged) = self.dir_of(parent)?;
         self.remove_from_upper(&dir, &merged, name, &self.node(ino)?)?;
         self.table().remove_alias(ino, &dir.join(name));
+        self.listing_changed(parent);
         self.release_index_if_unused(ino);
         Ok(())
     }
@@ -353,6 +366,7 @@ impl UnionFs {
         let (dir, merged) = self.dir_of(parent)?;
         self.remove_from_upper(&dir, &merged, name, &node)?;
         self.table().remove_alias(ino, &dir.join(name));
+        self.listing_changed(parent);
         Ok(())
     }
 }

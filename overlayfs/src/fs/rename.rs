@@ -40,6 +40,37 @@ impl UnionFs {
         let _ns = self.write_ns()?;
         let src = self.child(parent, name)?.ok_or(Errno::ENOENT)?;
         let dst = self.child(newparent, newname)?;
+        self.rename_locked(
+            src,
+            dst,
+            (parent, name),
+            (newparent, newname),
+            exchange,
+            noreplace,
+        )?;
+        // The kernel drops the cached listings of both parents itself; not
+        // that of a moved directory, whose `..` changes.
+        self.listing_changed(parent);
+        self.listing_changed(newparent);
+        if parent != newparent {
+            for ino in std::iter::once(src).chain(dst.filter(|_| exchange)) {
+                if self.node(ino).is_ok_and(|n| n.is_dir()) {
+                    self.listing_changed_behind(ino);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn rename_locked(
+        &self,
+        src: u64,
+        dst: Option<u64>,
+        (parent, name): (u64, &OsStr),
+        (newparent, newname): (u64, &OsStr),
+        exchange: bool,
+        noreplace: bool,
+    ) -> Res<()> {
         let (sdir, smerged) = self.dir_of(parent)?;
         let (ddir, dmerged) = self.dir_of(newparent)?;
         let (spath, dpath) = (sdir.join(name), ddir.join(newname));

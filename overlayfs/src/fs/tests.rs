@@ -204,3 +204,63 @@ fn a_wh_file_in_upper_hides_a_lower_name_until_it_is_created_again() {
     assert_eq!(fs.lookup(d, OsStr::new("gone")).unwrap().ino.0, ino);
     assert_eq!(std::fs::read(t.path().join("u/d/gone")).unwrap(), b"");
 }
+
+/// The names `fs.readdir(fh, offset)` hands out, with their cookies.
+fn list_from(fs: &UnionFs, fh: u64, offset: u64) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    fs.readdir(fh, offset, |off, e| {
+        out.push((e.name.to_string_lossy().into_owned(), off));
+        false
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn a_cookie_of_one_handle_continues_in_another_and_changes_show() {
+    let t = tempfile::tempdir().unwrap();
+    let fs = union(&t);
+    for i in 0..20 {
+        create(&fs, &format!("f{i}"));
+    }
+    let (a, _) = fs.opendir(ROOT_INO, std::time::Duration::ZERO).unwrap();
+    let (b, _) = fs.opendir(ROOT_INO, std::time::Duration::ZERO).unwrap();
+    let all = list_from(&fs, a, 0);
+    assert_eq!(all.len(), 22);
+    assert_eq!((&all[0].0[..], &all[1].0[..]), (".", ".."));
+    assert!(all.windows(2).all(|w| w[0].1 < w[1].1), "{all:?}");
+    // Handle b, never read, continues after a's tenth entry.
+    assert_eq!(list_from(&fs, b, all[9].1), all[10..].to_vec());
+    // A change since a's snapshot shows through a (no rewind), at its
+    // own cookie, and the other entries keep theirs.
+    create(&fs, "late");
+    let after: Vec<(String, u64)> = list_from(&fs, a, all[1].1);
+    let late = after.iter().find(|(n, _)| n == "late").cloned().unwrap();
+    assert_eq!(late.1, crate::readdir::name_cookie(OsStr::new("late")));
+    let others: Vec<(String, u64)> = after.into_iter().filter(|(n, _)| n != "late").collect();
+    assert_eq!(others, all[2..].to_vec());
+    fs.releasedir(a);
+    fs.releasedir(b);
+}
+
+#[test]
+fn the_kernel_keeps_a_cached_listing_only_while_it_is_young() {
+    use std::time::Duration;
+    let t = tempfile::tempdir().unwrap();
+    let fs = union(&t);
+    let hour = Duration::from_secs(3600);
+    // Never listed: nothing to keep.
+    let (fh, keep) = fs.opendir(ROOT_INO, hour).unwrap();
+    assert!(!keep);
+    list_from(&fs, fh, 0);
+    fs.releasedir(fh);
+    let (fh, keep) = fs.opendir(ROOT_INO, hour).unwrap();
+    assert!(keep, "listed just now");
+    fs.releasedir(fh);
+    let (fh, keep) = fs.opendir(ROOT_INO, Duration::ZERO).unwrap();
+    assert!(!keep, "older than the limit");
+    fs.releasedir(fh);
+    let (fh, keep) = fs.opendir(ROOT_INO, hour).unwrap();
+    assert!(!keep, "dropped by the open before, not listed since");
+    fs.releasedir(fh);
+}

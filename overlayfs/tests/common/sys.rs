@@ -52,45 +52,83 @@ pub fn mmap_write(file: &std::fs::File, len: usize, at: usize, data: &[u8]) -> i
     Ok(())
 }
 
+/// A directory stream of opendir(3), closed on drop.
+struct Stream(*mut libc::DIR);
+
+impl Stream {
+    fn open(dir: &Path) -> Stream {
+        let cp = c(dir);
+        // SAFETY: opendir on a valid C string; the stream is closed on drop.
+        let d = unsafe { libc::opendir(cp.as_ptr()) };
+        assert!(!d.is_null(), "opendir {}", dir.display());
+        Stream(d)
+    }
+
+    /// The next name (readdir(3)), None at the end.
+    fn next_name(&mut self) -> Option<String> {
+        // SAFETY: self.0 is an open directory stream.
+        let ent = unsafe { libc::readdir(self.0) };
+        if ent.is_null() {
+            return None;
+        }
+        // SAFETY: ent is a valid dirent returned by readdir; d_name is NUL-terminated.
+        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
+        Some(name.to_string_lossy().into_owned())
+    }
+
+    fn tell(&self) -> libc::c_long {
+        // SAFETY: self.0 is an open directory stream.
+        unsafe { libc::telldir(self.0) }
+    }
+
+    /// seekdir(3): glibc hands the position to lseek, so a telldir()
+    /// value of another stream of the same directory is valid too.
+    fn seek(&mut self, pos: libc::c_long) {
+        // SAFETY: self.0 is an open directory stream.
+        unsafe { libc::seekdir(self.0, pos) };
+    }
+
+    fn rewind(&mut self) {
+        // SAFETY: self.0 is an open directory stream.
+        unsafe { libc::rewinddir(self.0) };
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // SAFETY: self.0 is open and never used after this.
+        unsafe { libc::closedir(self.0) };
+    }
+}
+
 /// Reads a directory with readdir(3), recording telldir() before every
 /// entry; then seeks back to each recorded position with seekdir() and
 /// checks the entry read there is the same. Returns the names read.
 pub fn telldir_roundtrip(dir: &Path) -> Vec<String> {
-    let cp = c(dir);
-    // SAFETY: opendir on a valid path; the stream is closed below.
-    let d = unsafe { libc::opendir(cp.as_ptr()) };
-    assert!(!d.is_null(), "opendir {}", dir.display());
-    let name_of = |ent: *mut libc::dirent| -> String {
-        // SAFETY: ent is a valid dirent returned by readdir; d_name is NUL-terminated.
-        unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
-    };
+    let mut d = Stream::open(dir);
+    let seen = tell_stream(&mut d);
+    for (pos, name) in seen.iter().rev().step_by(7) {
+        d.seek(*pos);
+        let got = d.next_name();
+        assert_eq!(got.as_ref(), Some(name), "seekdir({pos})");
+    }
+    seen.into_iter().map(|(_, n)| n).collect()
+}
+
+/// The rest of stream `d`: each name with the telldir() position before it.
+fn tell_stream(d: &mut Stream) -> Vec<(libc::c_long, String)> {
     let mut seen = Vec::new();
     loop {
-        // SAFETY: d is an open directory stream.
-        let pos = unsafe { libc::telldir(d) };
-        // SAFETY: as above.
-        let ent = unsafe { libc::readdir(d) };
-        if ent.is_null() {
-            break;
-        }
-        seen.push((pos, name_of(ent)));
+        let pos = d.tell();
+        let Some(name) = d.next_name() else { break };
+        seen.push((pos, name));
     }
-    for (pos, name) in seen.iter().rev().step_by(7) {
-        // SAFETY: pos came from telldir on this same stream.
-        unsafe { libc::seekdir(d, *pos) };
-        // SAFETY: d is open.
-        let ent = unsafe { libc::readdir(d) };
-        assert!(
-            !ent.is_null(),
-            "seekdir to {pos} gave no entry, expected {name}"
-        );
-        assert_eq!(&name_of(ent), name, "seekdir({pos})");
-    }
-    // SAFETY: d is open and not used afterwards.
-    unsafe { libc::closedir(d) };
-    seen.into_iter().map(|(_, n)| n).collect()
+    seen
+}
+
+/// The rest of stream `d`, in the order read.
+fn names_of(d: &mut Stream) -> Vec<String> {
+    std::iter::from_fn(|| d.next_name()).collect()
 }
 
 /// Opens `dir` with opendir(3), reads it to the end, runs `change`, then
@@ -98,34 +136,28 @@ pub fn telldir_roundtrip(dir: &Path) -> Vec<String> {
 /// the rewind: POSIX has the rewound stream show the directory's state
 /// at that time.
 pub fn rewinddir_after(dir: &Path, change: impl FnOnce()) -> Vec<String> {
-    let cp = c(dir);
-    // SAFETY: opendir on a valid path; the stream is closed below.
-    let d = unsafe { libc::opendir(cp.as_ptr()) };
-    assert!(!d.is_null(), "opendir {}", dir.display());
-    let read_all = || {
-        let mut names = Vec::new();
-        loop {
-            // SAFETY: d is an open directory stream.
-            let ent = unsafe { libc::readdir(d) };
-            if ent.is_null() {
-                break;
-            }
-            // SAFETY: ent is a valid dirent; d_name is NUL-terminated.
-            let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
-            let name = name.to_string_lossy().into_owned();
-            if name != "." && name != ".." {
-                names.push(name);
-            }
-        }
-        names.sort();
-        names
-    };
-    read_all();
+    let mut d = Stream::open(dir);
+    names_of(&mut d);
     change();
-    // SAFETY: d is open.
-    unsafe { libc::rewinddir(d) };
-    let names = read_all();
-    // SAFETY: d is open and not used after this.
-    unsafe { libc::closedir(d) };
+    d.rewind();
+    let mut names: Vec<String> = names_of(&mut d)
+        .into_iter()
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    names.sort();
     names
+}
+
+/// Reads all of `dir` with readdir(3): each name with the telldir()
+/// position before it (where seekdir() brings a stream back to it).
+pub fn tell_all(dir: &Path) -> Vec<(libc::c_long, String)> {
+    tell_stream(&mut Stream::open(dir))
+}
+
+/// Opens `dir` anew, seekdir(3)s to `pos` (a telldir() value of another
+/// stream) and returns the names read from there to the end.
+pub fn read_from(dir: &Path, pos: libc::c_long) -> Vec<String> {
+    let mut d = Stream::open(dir);
+    d.seek(pos);
+    names_of(&mut d)
 }
