@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::copyup::make_whiteout as mknod_whiteout;
+use crate::copyup::{self, make_whiteout as mknod_whiteout};
 
 /// Name of the shared whiteout in the work dir.
 const NAME: &str = "strata-whiteout";
@@ -38,19 +38,18 @@ pub(crate) struct SharedWhiteout {
 
 impl SharedWhiteout {
     /// The shared whiteout under `work`; a leftover of an earlier mount is
-    /// removed (its links in upper stay valid whiteouts).
-    pub(crate) fn new(work: Option<&Path>) -> io::Result<Self> {
+    /// removed (its links in upper stay valid whiteouts). Whatever cannot
+    /// be removed there only makes the first whiteout fall back to mknod.
+    pub(crate) fn new(work: Option<&Path>) -> Self {
         let path = work.map(|w| w.join(NAME));
-        if let Some(p) = &path
-            && p.symlink_metadata().is_ok()
-        {
-            std::fs::remove_file(p)?;
+        if let Some(p) = &path {
+            copyup::remove_any(p);
         }
-        Ok(SharedWhiteout {
+        SharedWhiteout {
             path,
             made: Mutex::new(false),
             unusable: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Creates a whiteout at `path`, failing as mknod would: EEXIST if a
@@ -81,10 +80,13 @@ impl SharedWhiteout {
                 Some(libc::EEXIST) => return Err(e),
                 // The link count is full (65000 on ext4): a new shared
                 // inode, as the kernel does. Its old links stay whiteouts.
-                Some(libc::EMLINK) => {
-                    std::fs::remove_file(shared)?;
-                    *made = false;
-                }
+                Some(libc::EMLINK) => match std::fs::remove_file(shared) {
+                    Ok(()) => *made = false,
+                    Err(e) => {
+                        self.give_up(&e);
+                        break;
+                    }
+                },
                 // The shared inode is gone (someone emptied the work
                 // dir): made again.
                 Some(libc::ENOENT) if shared.symlink_metadata().is_err() => *made = false,
