@@ -107,3 +107,49 @@ impl SharedWhiteout {
         self.unusable.store(true, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn ino(p: &Path) -> u64 {
+        p.symlink_metadata().unwrap().ino()
+    }
+
+    /// A full link count (65,000 on ext4) starts a new shared inode; every
+    /// name made stays a whiteout. Needs a work dir on a filesystem with a
+    /// link limit (ext4, xfs: TMPDIR here); about 1 s.
+    #[test]
+    fn a_full_link_count_starts_a_new_shared_whiteout() {
+        let t = tempfile::tempdir().unwrap();
+        let (work, dir) = (t.path().join("work"), t.path().join("upper"));
+        std::fs::create_dir(&work).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        let w = SharedWhiteout::new(Some(&work));
+        w.make(&dir.join("w0")).unwrap();
+        let first = ino(&dir.join("w0"));
+        let mut n = 1;
+        while ino(&dir.join(format!("w{}", n - 1))) == first {
+            assert!(n < 100_000, "no link limit on {}", t.path().display());
+            w.make(&dir.join(format!("w{n}"))).unwrap();
+            n += 1;
+        }
+        let last = dir.join(format!("w{}", n - 1));
+        assert!(crate::markers::is_whiteout(
+            &last.symlink_metadata().unwrap()
+        ));
+        assert_eq!(ino(&last), ino(&work.join(NAME)), "the new shared inode");
+        assert!(!w.unusable.load(Ordering::Relaxed));
+        assert_eq!(
+            w.make(&last).unwrap_err().raw_os_error(),
+            Some(libc::EEXIST)
+        );
+        assert_eq!(
+            w.make(&t.path().join("missing/w"))
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::ENOENT)
+        );
+    }
+}
