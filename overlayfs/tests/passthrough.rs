@@ -252,3 +252,48 @@ fn read_only_union_reads_lower_files() {
         .unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EROFS));
 }
+
+/// Bytes of `p` in the page cache (util-linux `fincore`).
+fn resident_bytes(p: &std::path::Path) -> u64 {
+    let out = Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(p)
+        .output()
+        .expect("fincore (util-linux) is needed");
+    assert!(out.status.success(), "fincore: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// A read-only open of a lower file starts reading its head before the
+/// first READ (the data comes through the daemon, a round trip after the
+/// OPEN reply): the lower file's pages come into the page cache although
+/// nothing reads through the open file. An open for writing copies up
+/// and reads the whole file anyway, so only read-only opens are checked.
+#[test]
+fn a_read_only_open_of_a_lower_file_starts_reading_it() {
+    use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+    let l = layers(1);
+    let p = l.lower(0, "f");
+    fs::write(&p, vec![7u8; 64 << 10]).unwrap();
+    let lower = File::open(&p).unwrap();
+    lower.sync_all().unwrap();
+    posix_fadvise(&lower, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED).unwrap();
+    assert_eq!(resident_bytes(&p), 0, "the lower file stays cached");
+    let u = l.mount();
+    let _open = File::open(u.m("f")).unwrap();
+    // The read was started before the open returned; its end is polled
+    // for (fincore counts pages once read), without a time limit to test.
+    let mut resident = 0;
+    for _ in 0..3000 {
+        resident = resident_bytes(&p);
+        if resident == 64 << 10 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        resident,
+        64 << 10,
+        "the open did not start reading the file"
+    );
+}

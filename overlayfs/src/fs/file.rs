@@ -52,7 +52,17 @@ impl UnionFs {
         } else {
             NsGuard::Read(self.read_ns())
         };
-        let (node, path) = self.backing_path(ino)?;
+        // A node with a name (the usual case) is read without cloning it.
+        let linked = self.with_node(ino, |n| {
+            (!n.unlinked()).then(|| (n.layer, self.stack.path(n.layer, &n.src)))
+        })?;
+        let (layer, path) = match linked {
+            Some(found) => found,
+            None => {
+                let (node, path) = self.backing_path(ino)?;
+                (node.layer, path)
+            }
+        };
         let mut opts = File::options();
         match flags & libc::O_ACCMODE {
             libc::O_WRONLY => opts.write(true),
@@ -64,7 +74,7 @@ impl UnionFs {
             .custom_flags(backing_flags(flags) | libc::O_NOFOLLOW)
             .open(path)
             .map_err(errno)?;
-        let upper = node.layer == Layer::Upper;
+        let upper = layer == Layer::Upper;
         if !upper && !writes(flags) {
             read_ahead(&file);
         }

@@ -197,7 +197,7 @@ impl UnionFs {
             }
             index::clean(d)?;
         }
-        let whiteout = whiteout::SharedWhiteout::new(stack.work.as_deref())?;
+        let whiteout = whiteout::SharedWhiteout::new(stack.work.as_deref());
         Ok(UnionFs {
             stack,
             table: Mutex::new(Table::new(node, key)),

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::copyup::make_whiteout as mknod_whiteout;
+use crate::copyup::{self, make_whiteout as mknod_whiteout};
 
 /// Name of the shared whiteout in the work dir.
 const NAME: &str = "strata-whiteout";
@@ -38,19 +38,18 @@ pub(crate) struct SharedWhiteout {
 
 impl SharedWhiteout {
     /// The shared whiteout under `work`; a leftover of an earlier mount is
-    /// removed (its links in upper stay valid whiteouts).
-    pub(crate) fn new(work: Option<&Path>) -> io::Result<Self> {
+    /// removed (its links in upper stay valid whiteouts). Whatever cannot
+    /// be removed there only makes the first whiteout fall back to mknod.
+    pub(crate) fn new(work: Option<&Path>) -> Self {
         let path = work.map(|w| w.join(NAME));
-        if let Some(p) = &path
-            && p.symlink_metadata().is_ok()
-        {
-            std::fs::remove_file(p)?;
+        if let Some(p) = &path {
+            copyup::remove_any(p);
         }
-        Ok(SharedWhiteout {
+        SharedWhiteout {
             path,
             made: Mutex::new(false),
             unusable: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Creates a whiteout at `path`, failing as mknod would: EEXIST if a
@@ -81,10 +80,13 @@ impl SharedWhiteout {
                 Some(libc::EEXIST) => return Err(e),
                 // The link count is full (65000 on ext4): a new shared
                 // inode, as the kernel does. Its old links stay whiteouts.
-                Some(libc::EMLINK) => {
-                    std::fs::remove_file(shared)?;
-                    *made = false;
-                }
+                Some(libc::EMLINK) => match std::fs::remove_file(shared) {
+                    Ok(()) => *made = false,
+                    Err(e) => {
+                        self.give_up(&e);
+                        break;
+                    }
+                },
                 // The shared inode is gone (someone emptied the work
                 // dir): made again.
                 Some(libc::ENOENT) if shared.symlink_metadata().is_err() => *made = false,
@@ -103,5 +105,51 @@ impl SharedWhiteout {
     fn give_up(&self, e: &io::Error) {
         log::debug!("whiteouts: no shared whiteout ({e}), one mknod each");
         self.unusable.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn ino(p: &Path) -> u64 {
+        p.symlink_metadata().unwrap().ino()
+    }
+
+    /// A full link count (65,000 on ext4) starts a new shared inode; every
+    /// name made stays a whiteout. Needs a work dir on a filesystem with a
+    /// link limit (ext4, xfs: TMPDIR here); about 1 s.
+    #[test]
+    fn a_full_link_count_starts_a_new_shared_whiteout() {
+        let t = tempfile::tempdir().unwrap();
+        let (work, dir) = (t.path().join("work"), t.path().join("upper"));
+        std::fs::create_dir(&work).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        let w = SharedWhiteout::new(Some(&work));
+        w.make(&dir.join("w0")).unwrap();
+        let first = ino(&dir.join("w0"));
+        let mut n = 1;
+        while ino(&dir.join(format!("w{}", n - 1))) == first {
+            assert!(n < 100_000, "no link limit on {}", t.path().display());
+            w.make(&dir.join(format!("w{n}"))).unwrap();
+            n += 1;
+        }
+        let last = dir.join(format!("w{}", n - 1));
+        assert!(crate::markers::is_whiteout(
+            &last.symlink_metadata().unwrap()
+        ));
+        assert_eq!(ino(&last), ino(&work.join(NAME)), "the new shared inode");
+        assert!(!w.unusable.load(Ordering::Relaxed));
+        assert_eq!(
+            w.make(&last).unwrap_err().raw_os_error(),
+            Some(libc::EEXIST)
+        );
+        assert_eq!(
+            w.make(&t.path().join("missing/w"))
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::ENOENT)
+        );
     }
 }
