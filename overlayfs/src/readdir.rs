@@ -73,10 +73,12 @@ pub fn name_cookie(name: &OsStr) -> u64 {
 /// collide, the next free one (names ordered by their bytes within a
 /// collision, so a given set of names always gets the same cookies).
 /// A name that shares no home cookie keeps its hash whatever else is in
-/// the directory; the cookies of colliding names (about n^2/2^63 of a
-/// directory of n names) may shift when a colliding name comes or goes,
-/// so only such names can repeat or be missed by a listing that runs
-/// across that change.
+/// the directory. Colliding names (about n^2/2^63 of a directory of n
+/// names) keep their cookies within one open (`Listing` patches in
+/// place), but a snapshot taken after a colliding name came or went may
+/// give them other cookies: across opens (a kernel cache filled through
+/// two handles, seekdir to another open's position) only such names can
+/// be repeated or missed by a listing that runs across that change.
 pub fn order(entries: &mut [Entry], hash: impl Fn(&OsStr) -> u64) {
     for e in entries.iter_mut() {
         e.off = hash(&e.name);
@@ -169,27 +171,40 @@ impl Listing {
         }
     }
 
-    /// Lists `e` at its cookie `e.off` (its home cookie), replacing an
-    /// entry of the same name there (a replaced or re-created name).
-    /// False if another name holds that cookie or too many were added:
-    /// the caller then takes a new snapshot, which probes collisions.
-    pub fn add(&mut self, e: Entry) -> bool {
-        for list in [&mut self.entries, &mut self.added] {
-            let at = after(list, e.off - 1);
-            if let Some(old) = list.get_mut(at).filter(|o| o.off == e.off) {
-                if old.name != e.name {
-                    return false;
+    /// Lists `e` at its home cookie `e.off`, or, if other names hold that
+    /// one, at the next free cookie after them (as `order` probes), or in
+    /// place of an entry of the same name met on the way (a replaced or
+    /// re-created name). The entries listed keep their cookies, so this
+    /// handle never repeats or skips them. False if no cookie is free
+    /// within `MAX_PROBE` or too many names were added: the caller then
+    /// takes a new snapshot.
+    pub fn add(&mut self, mut e: Entry) -> bool {
+        const MAX_PROBE: u64 = 64;
+        let home = e.off;
+        while e.off < home + MAX_PROBE {
+            let holder = [&mut self.entries, &mut self.added]
+                .into_iter()
+                .find_map(|list| {
+                    let at = after(list, e.off - 1);
+                    list.get_mut(at).filter(|o| o.off == e.off)
+                });
+            match holder {
+                Some(old) if old.name == e.name => {
+                    *old = e;
+                    return true;
                 }
-                *old = e;
-                return true;
+                Some(_) => e.off += 1,
+                None => {
+                    if self.added.len() >= MAX_ADDED {
+                        return false;
+                    }
+                    let at = after(&self.added, e.off);
+                    self.added.insert(at, e);
+                    return true;
+                }
             }
         }
-        if self.added.len() >= MAX_ADDED {
-            return false;
-        }
-        let at = after(&self.added, e.off);
-        self.added.insert(at, e);
-        true
+        false
     }
 }
 
@@ -467,16 +482,32 @@ mod tests {
             off: FIRST + 50,
             ..entry("between")
         }));
-        let taken = cookies.last().unwrap().0.to_string_lossy().into_owned() + "x";
-        assert!(
-            !l.add(at_home(&taken)),
-            "{taken} collides with a listed name"
-        );
-        let at_taken = Entry {
-            off: cookies[1].1,
-            ..entry("intruder")
-        };
-        assert!(!l.add(at_taken), "the cookie of another name");
+        // A name whose home another name holds goes to the next free
+        // cookie after the run; the names listed keep theirs.
+        let colliding = cookies.last().unwrap().0.to_string_lossy().into_owned() + "x";
+        assert!(l.add(at_home(&colliding)));
+        let kept: Vec<(OsString, u64)> = l
+            .after(0)
+            .filter(|e| e.name != *colliding && e.name != "between")
+            .map(|e| (e.name.clone(), e.off))
+            .collect();
+        let want: Vec<(OsString, u64)> = cookies
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 0 || *i == 0)
+            .map(|(_, c)| c.clone())
+            .collect();
+        assert_eq!(kept, want, "cookies moved");
+        let mut full = Listing::new(ordered(&names));
+        let probes: Vec<bool> = (0..70)
+            .map(|i| {
+                full.add(Entry {
+                    off: cookies[0].1,
+                    ..entry(&format!("x{i}"))
+                })
+            })
+            .collect();
+        assert!(probes[0] && !probes[69], "probing is bounded");
         let all: Vec<&Entry> = l.after(0).collect();
         assert!(all.windows(2).all(|w| w[0].off < w[1].off));
         assert!(all.iter().any(|e| e.name == back));
