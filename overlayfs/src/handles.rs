@@ -10,7 +10,7 @@ use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use crate::readdir::Entry;
+use crate::readdir::Listing;
 
 #[derive(Debug)]
 pub struct OpenFile {
@@ -49,10 +49,12 @@ impl OpenFile {
 pub struct OpenDir {
     pub ino: u64,
     /// Snapshot of the merged listing, ordered by cookie (`readdir::order`),
-    /// taken by the first readdir and refreshed on rewind (offset 0) and
-    /// once the directory changed. Cookies are positions in the directory,
-    /// not indexes into a snapshot, so a refresh never moves a reader.
-    pub entries: Mutex<Vec<Entry>>,
+    /// taken by the first readdir and refreshed on rewind (offset 0), kept
+    /// up to date with the changes made through the mount since (or taken
+    /// anew when that cannot be done in place: `stale`). Cookies are
+    /// positions in the directory, not indexes into a snapshot, so a
+    /// refresh never moves a reader.
+    pub entries: Mutex<Listing>,
     /// The snapshot is missing or older than a change of the directory.
     pub stale: AtomicBool,
 }
@@ -61,7 +63,7 @@ impl OpenDir {
     pub fn new(ino: u64) -> Self {
         OpenDir {
             ino,
-            entries: Mutex::new(Vec::new()),
+            entries: Mutex::new(Listing::default()),
             stale: AtomicBool::new(true),
         }
     }

@@ -143,8 +143,9 @@ fn start_invalidator(fs: &Arc<UnionFs>, notifier: fuser::Notifier) {
                     // A directory's page cache is its cached listing
                     // (FOPEN_CACHE_DIR): dropping its pages (offset 0,
                     // length 0: all) makes the next read reset the cache.
-                    Ok(Chore::Listing(ino)) => {
+                    Ok(Chore::Listing(ino, done)) => {
                         let _ = notifier.inval_inode(fuser::INodeNo(ino), 0, 0);
+                        let _ = done.send(());
                     }
                     Err(RecvTimeoutError::Timeout) => {
                         trim_pending = false;

@@ -226,3 +226,29 @@ fn cached_listings_follow_moves_copy_ups_whiteouts_and_opaque_dirs() {
     assert_lists(&u, "a", &["c", "y"]);
     assert_lists(&u, "", &["a", "b"]);
 }
+
+/// Deleting every entry while reading the directory through one open (as
+/// Go's `os.RemoveAll` and Python's `scandir` loops do): each name is read
+/// once, none is missed, and the directory ends empty. The open listing
+/// follows the removals in place (`readdir::Listing`), not by reading the
+/// directory anew after each, which made this quadratic.
+#[test]
+fn deleting_while_reading_sees_every_name_once() {
+    let l = layers(2);
+    for i in 0..1500 {
+        l.file(i % 2, &format!("d/low{i:04}"), "");
+    }
+    let u = l.mount();
+    for i in 0..300 {
+        fs::write(u.m(&format!("d/up{i:03}")), "").unwrap();
+    }
+    let mut seen = HashSet::new();
+    for e in fs::read_dir(u.m("d")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        assert!(seen.insert(name.clone()), "{name} read twice");
+        fs::remove_file(e.path()).unwrap();
+    }
+    assert_eq!(seen.len(), 1800);
+    assert!(u.ls("d").is_empty(), "left: {:?}", u.ls("d"));
+}

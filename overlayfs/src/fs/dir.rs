@@ -2,7 +2,7 @@
 //! ordered by the stable cookies of `readdir::order`, and pages through it
 //! by cookie.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use fuser::{Errno, FileAttr, FileType};
 use super::{Res, UnionFs, errno};
 use crate::handles::OpenDir;
 use crate::layers::{Found, Layer};
-use crate::readdir::{self, Entry, Merged};
+use crate::readdir::{self, Entry, Listing, Merged};
 
 /// A listing this long leaves enough freed memory behind to be worth
 /// handing back to the system.
@@ -48,6 +48,7 @@ impl UnionFs {
                 ino,
                 layer: None,
                 off: readdir::DOT,
+                gone: false,
             },
             Entry {
                 name: OsString::from(".."),
@@ -55,6 +56,7 @@ impl UnionFs {
                 ino: parent_ino,
                 layer: None,
                 off: readdir::DOTDOT,
+                gone: false,
             },
         ];
         entries.reserve_exact(listing.len());
@@ -76,6 +78,7 @@ impl UnionFs {
                 ino,
                 layer: Some(m.layer),
                 off: 0,
+                gone: false,
             });
         }
         drop(t);
@@ -143,16 +146,16 @@ impl UnionFs {
             self.note_listed(dir.ino);
         }
         if dir.stale.swap(false, Ordering::AcqRel) || offset == 0 {
-            *entries = Vec::new();
+            *entries = Listing::default();
             match self.snapshot(dir.ino) {
-                Ok(fresh) => *entries = fresh,
+                Ok(fresh) => *entries = Listing::new(fresh),
                 Err(e) => {
                     dir.stale.store(true, Ordering::Release);
                     return Err(e);
                 }
             }
         }
-        for e in &entries[readdir::after(&entries, offset)..] {
+        for e in entries.after(offset) {
             if add(e.off, e) {
                 break;
             }
@@ -160,13 +163,63 @@ impl UnionFs {
         Ok(())
     }
 
-    /// What directory `ino` lists changed through the mount (the kernel
-    /// drops its cached listing itself): open handles re-read it.
+    /// Directory `ino` changed through the mount in a way its open handles
+    /// cannot follow in place (the kernel drops its cached listing
+    /// itself): they read it anew.
     pub(crate) fn listing_changed(&self, ino: u64) {
         self.dirs.for_each(|d| {
             if d.ino == ino {
                 d.stale.store(true, Ordering::Release);
             }
+        });
+    }
+
+    /// Applies `change` to the listing of every open handle of directory
+    /// `ino`; one it fails for reads the directory anew. Called holding
+    /// the namespace lock exclusively, after the change: a snapshot is
+    /// either taken before (and patched here) or after it. A handle busy
+    /// in readdir (which holds its listing while it waits for the
+    /// namespace lock) is not waited for, which could deadlock: it is
+    /// marked to read the directory anew instead.
+    fn patch_listings(&self, ino: u64, change: impl Fn(&mut Listing) -> bool) {
+        self.dirs.for_each(|d| {
+            if d.ino != ino || d.stale.load(Ordering::Acquire) {
+                return;
+            }
+            let patched = match d.entries.try_lock() {
+                Ok(mut entries) => change(&mut entries),
+                Err(std::sync::TryLockError::Poisoned(p)) => change(&mut p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => false,
+            };
+            if !patched {
+                d.stale.store(true, Ordering::Release);
+            }
+        });
+    }
+
+    /// `name` was made in (or moved or linked into) directory `parent`,
+    /// as inode `ino` of type `kind`.
+    pub(crate) fn listing_added(&self, parent: u64, name: &OsStr, ino: u64, kind: FileType) {
+        let off = readdir::name_cookie(name);
+        self.patch_listings(parent, |l| {
+            l.add(Entry {
+                name: name.to_os_string(),
+                kind,
+                ino,
+                layer: Some(Layer::Upper),
+                off,
+                gone: false,
+            })
+        });
+    }
+
+    /// `name` left directory `parent` (removed, or moved away).
+    pub(crate) fn listing_removed(&self, parent: u64, name: &OsStr) {
+        let home = readdir::name_cookie(name);
+        // Not listed: the snapshot was taken after the change.
+        self.patch_listings(parent, |l| {
+            l.remove(name, home);
+            true
         });
     }
 
@@ -223,9 +276,24 @@ impl UnionFs {
             merged: vec![layer],
         };
         let ino = self.register(&path, found);
-        let attr = self.linked_attr(ino, &self.node(ino)?, &meta);
-        self.table().inc_lookup(ino);
-        Ok(attr)
+        // Counted in the same table lock that finds it: a FORGET of the
+        // name's earlier inode (dentry eviction) may remove it in between,
+        // and an entry that fails here is left out of the listing.
+        let node = {
+            let mut t = self.table();
+            let node = t.get(ino).cloned();
+            if node.is_some() {
+                t.inc_lookup(ino);
+            }
+            node
+        };
+        match node {
+            Some(node) => Ok(self.linked_attr(ino, &node, &meta)),
+            None => {
+                drop(ns);
+                self.lookup(parent, &entry.name)
+            }
+        }
     }
 
     pub fn releasedir(&self, fh: u64) {

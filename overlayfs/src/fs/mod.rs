@@ -140,14 +140,15 @@ pub(crate) enum NsGuard<'a> {
 }
 
 /// Work for the housekeeping thread (`mount.rs`), done outside requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Chore {
     /// Hand freed memory back to the system once things are quiet.
     Trim,
     /// Drop the kernel's cached attributes of an inode.
     Attrs(u64),
-    /// Drop the kernel's cached listing (and attributes) of a directory.
-    Listing(u64),
+    /// Drop the kernel's cached listing (and attributes) of a directory,
+    /// then say so on the channel.
+    Listing(u64, std::sync::mpsc::SyncSender<()>),
 }
 
 #[derive(Debug)]
@@ -247,10 +248,20 @@ impl UnionFs {
         }
     }
 
-    /// The kernel's cached listing of directory `ino` is out of date.
+    /// The kernel's cached listing of directory `ino` is out of date:
+    /// returns once the kernel dropped it, so the reply to the request
+    /// that changed it comes after (a listing right after it is fresh).
+    /// Safe to wait for inside a request: dropping a directory's pages
+    /// takes no lock a request holds (no inode lock, and the listing
+    /// cache's page locks are held only while the kernel copies entries),
+    /// unlike an entry invalidation. Bounded, in case the housekeeping
+    /// thread is gone.
     pub(crate) fn listing_invalid(&self, ino: u64) {
         if let Some(tx) = self.invalidate.get() {
-            let _ = tx.send(Chore::Listing(ino));
+            let (done, dropped) = std::sync::mpsc::sync_channel(1);
+            if tx.send(Chore::Listing(ino, done)).is_ok() {
+                let _ = dropped.recv_timeout(std::time::Duration::from_secs(1));
+            }
         }
     }
 

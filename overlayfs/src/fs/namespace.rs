@@ -111,18 +111,6 @@ impl UnionFs {
         creds: Creds,
         new: NewObject<'_>,
     ) -> Res<(FileAttr, Option<File>)> {
-        let made = self.create_locked(parent, name, creds, new)?;
-        self.listing_changed(parent);
-        Ok(made)
-    }
-
-    fn create_locked(
-        &self,
-        parent: u64,
-        name: &OsStr,
-        creds: Creds,
-        new: NewObject<'_>,
-    ) -> Res<(FileAttr, Option<File>)> {
         check_new_name(name)?;
         if let NewObject::Special { mode, rdev } = new
             && markers::would_be_whiteout(mode, rdev)
@@ -130,6 +118,19 @@ impl UnionFs {
             return Err(Errno::EPERM);
         }
         let _ns = self.write_ns()?;
+        let made = self.create_locked(parent, name, creds, new)?;
+        self.listing_added(parent, name, made.0.ino.0, made.0.kind);
+        Ok(made)
+    }
+
+    /// `create_object` under the namespace lock (held exclusively).
+    fn create_locked(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        creds: Creds,
+        new: NewObject<'_>,
+    ) -> Res<(FileAttr, Option<File>)> {
         if let Some(done) = self.create_fast(parent, name, creds, &new)? {
             return Ok(done);
         }
@@ -348,7 +349,7 @@ impl UnionFs {
         let (dir, merged) = self.dir_of(parent)?;
         self.remove_from_upper(&dir, &merged, name, &self.node(ino)?)?;
         self.table().remove_alias(ino, &dir.join(name));
-        self.listing_changed(parent);
+        self.listing_removed(parent, name);
         self.release_index_if_unused(ino);
         Ok(())
     }
@@ -366,7 +367,7 @@ impl UnionFs {
         let (dir, merged) = self.dir_of(parent)?;
         self.remove_from_upper(&dir, &merged, name, &node)?;
         self.table().remove_alias(ino, &dir.join(name));
-        self.listing_changed(parent);
+        self.listing_removed(parent, name);
         Ok(())
     }
 }

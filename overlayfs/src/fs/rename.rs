@@ -50,8 +50,16 @@ impl UnionFs {
         )?;
         // The kernel drops the cached listings of both parents itself; not
         // that of a moved directory, whose `..` changes.
-        self.listing_changed(parent);
-        self.listing_changed(newparent);
+        if exchange {
+            self.listing_changed(parent);
+            self.listing_changed(newparent);
+        } else {
+            self.listing_removed(parent, name);
+            match self.node(src) {
+                Ok(n) => self.listing_added(newparent, newname, src, n.kind),
+                Err(_) => self.listing_changed(newparent),
+            }
+        }
         if parent != newparent {
             for ino in std::iter::once(src).chain(dst.filter(|_| exchange)) {
                 if self.node(ino).is_ok_and(|n| n.is_dir()) {
@@ -70,22 +78,24 @@ impl UnionFs {
         (newparent, newname): (u64, &OsStr),
         exchange: bool,
         noreplace: bool,
-    ) -> Res<()> {
+    ) -> Res<bool> {
         let (sdir, smerged) = self.dir_of(parent)?;
         let (ddir, dmerged) = self.dir_of(newparent)?;
         let (spath, dpath) = (sdir.join(name), ddir.join(newname));
         if spath == dpath {
-            return Ok(());
+            return Ok(false);
         }
         let snode = self.node(src)?;
         if exchange {
             let dst = dst.ok_or(Errno::ENOENT)?;
-            return self.exchange(
-                src,
-                dst,
-                (&sdir, &smerged, name),
-                (&ddir, &dmerged, newname),
-            );
+            return self
+                .exchange(
+                    src,
+                    dst,
+                    (&sdir, &smerged, name),
+                    (&ddir, &dmerged, newname),
+                )
+                .map(|()| true);
         }
         if let Some(d) = dst {
             if noreplace {
@@ -93,7 +103,7 @@ impl UnionFs {
             }
             if d == src {
                 // Two names of one inode: rename(2) does nothing.
-                return Ok(());
+                return Ok(false);
             }
             let dnode = self.node(d)?;
             match (snode.is_dir(), dnode.is_dir()) {
@@ -153,7 +163,7 @@ impl UnionFs {
             self.release_index_if_unused(d);
         }
         self.flatten_moved(&dpath);
-        Ok(())
+        Ok(true)
     }
 
     /// rename leaving a whiteout at the source, atomically where the upper

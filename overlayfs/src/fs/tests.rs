@@ -264,3 +264,32 @@ fn the_kernel_keeps_a_cached_listing_only_while_it_is_young() {
     assert!(!keep, "dropped by the open before, not listed since");
     fs.releasedir(fh);
 }
+
+#[test]
+fn changes_through_the_mount_patch_an_open_listing_in_place() {
+    let t = tempfile::tempdir().unwrap();
+    let fs = union(&t);
+    for i in 0..50 {
+        create(&fs, &format!("f{i}"));
+    }
+    let (h, _) = fs.opendir(ROOT_INO, std::time::Duration::ZERO).unwrap();
+    let all = list_from(&fs, h, 0);
+    // Put behind the mount's back: only a new read of the directory shows it.
+    std::fs::write(t.path().join("u/sneaked"), "").unwrap();
+    fs.unlink(ROOT_INO, OsStr::new("f3")).unwrap();
+    create(&fs, "late");
+    fs.rename(ROOT_INO, OsStr::new("f4"), ROOT_INO, OsStr::new("f4b"), 0)
+        .unwrap();
+    let names = |v: Vec<(String, u64)>| -> Vec<String> { v.into_iter().map(|(n, _)| n).collect() };
+    let now = names(list_from(&fs, h, all[1].1));
+    for gone in ["f3", "f4", "sneaked"] {
+        assert!(!now.iter().any(|n| n == gone), "{gone} listed: {now:?}");
+    }
+    for there in ["late", "f4b", "f5"] {
+        assert!(now.iter().any(|n| n == there), "{there} missing: {now:?}");
+    }
+    assert_eq!(now.len(), 50);
+    // A rewind reads the directory anew.
+    assert!(names(list_from(&fs, h, 0)).iter().any(|n| n == "sneaked"));
+    fs.releasedir(h);
+}
