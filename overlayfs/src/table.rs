@@ -343,9 +343,16 @@ impl Table {
             .collect()
     }
 
-    pub fn inc_lookup(&mut self, ino: u64) {
-        if let Some(n) = self.nodes.get_mut(&ino) {
-            n.nlookup += 1;
+    /// Counts one more kernel reference to `ino`; false if there is no such
+    /// node (a FORGET removed it since it was found).
+    #[must_use]
+    pub fn inc_lookup(&mut self, ino: u64) -> bool {
+        match self.nodes.get_mut(&ino) {
+            Some(n) => {
+                n.nlookup += 1;
+                true
+            }
+            None => false,
         }
     }
 

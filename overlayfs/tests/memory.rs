@@ -66,3 +66,59 @@ fn created_listed_and_deleted_files_leave_nothing_behind() {
     assert_eq!(u.ls("lower").len(), 100);
     assert!(!Path::new(&dir).exists());
 }
+
+/// A name looked up again while the kernel is forgetting its inode (an
+/// evicted dentry: the FORGET and the new LOOKUP are served by two
+/// threads at once) is found: the lookup counts the node before reading
+/// it, or builds it again if the FORGET removed it first. Before, `stat`
+/// of an existing file failed with ENOENT now and then (about 100 times in
+/// 20 s of this load).
+#[test]
+fn a_name_looked_up_while_its_inode_is_forgotten_is_found() {
+    let l = layers(1);
+    for i in 0..200 {
+        l.file(0, &format!("f{i}"), "x");
+    }
+    let u = l.mount();
+    let root = u.m("");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (stats, errors) = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                fs::write("/proc/sys/vm/drop_caches", "2\n").unwrap();
+            }
+        });
+        let statters: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let (mut n, mut errors) = (0u64, Vec::new());
+                    let end = Instant::now() + Duration::from_secs(4);
+                    while Instant::now() < end {
+                        for i in 0..200 {
+                            match fs::symlink_metadata(root.join(format!("f{i}"))) {
+                                Ok(_) => n += 1,
+                                Err(e) => errors.push(format!("f{i}: {e}")),
+                            }
+                        }
+                    }
+                    (n, errors)
+                })
+            })
+            .collect();
+        let results: Vec<_> = statters.into_iter().map(|t| t.join().unwrap()).collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        results
+            .into_iter()
+            .fold((0, Vec::new()), |(n, mut errs), (k, e)| {
+                errs.extend(e);
+                (n + k, errs)
+            })
+    });
+    assert!(stats > 1000, "the load ran: {stats} stats");
+    assert!(
+        errors.is_empty(),
+        "{} of {stats} stats failed: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+}

@@ -188,7 +188,10 @@ impl UnionFs {
         };
         let ino = self.register(path, found);
         let attr = self.fresh_attr(ino, &meta)?;
-        self.table().inc_lookup(ino);
+        // A node just made from a new backing inode: the kernel holds no
+        // reference to it that a FORGET could drop.
+        let counted = self.table().inc_lookup(ino);
+        debug_assert!(counted, "a node just made is in the table");
         Ok(Some((attr, file)))
     }
 }

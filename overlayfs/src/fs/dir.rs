@@ -281,11 +281,7 @@ impl UnionFs {
         // and an entry that fails here is left out of the listing.
         let node = {
             let mut t = self.table();
-            let node = t.get(ino).cloned();
-            if node.is_some() {
-                t.inc_lookup(ino);
-            }
-            node
+            t.get(ino).cloned().filter(|_| t.inc_lookup(ino))
         };
         match node {
             Some(node) => Ok(self.linked_attr(ino, &node, &meta)),

@@ -66,27 +66,48 @@ pub(crate) fn check_new_name(name: &OsStr) -> Res<()> {
 
 impl UnionFs {
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Res<FileAttr> {
-        let shared = self.read_ns();
-        let ino = match self.child_shared(parent, name)? {
-            Child::Found(ino) => ino.ok_or(Errno::ENOENT)?,
-            Child::Fresh(ino, meta) => {
-                // Just stat-ed: no second stat for the reply.
-                let attr = self.fresh_attr(ino, &meta)?;
-                self.table().inc_lookup(ino);
+        // The kernel may be forgetting the name's inode (an evicted dentry:
+        // FORGET is served by another thread) while it looks the name up
+        // again. The node is counted before anything else is read from it,
+        // so that FORGET can no longer remove it; when it already did, in
+        // the moment between finding the node and counting it, the lookup
+        // runs again and builds the node anew under the same inode number
+        // (reserved by its key). Replying with a removed node, or ENOENT
+        // from reading it, made `stat` of an existing file fail
+        // (`a_name_looked_up_while_its_inode_is_forgotten_is_found`).
+        for _ in 0..16 {
+            if let Some(attr) = self.lookup_counted(parent, name)? {
                 return Ok(attr);
             }
+        }
+        Err(Errno::ESTALE)
+    }
+
+    /// One try of `lookup`: None if the node went before it was counted.
+    fn lookup_counted(&self, parent: u64, name: &OsStr) -> Res<Option<FileAttr>> {
+        let shared = self.read_ns();
+        let mut _exclusive = None;
+        let (ino, fresh) = match self.child_shared(parent, name)? {
+            Child::Found(ino) => (ino.ok_or(Errno::ENOENT)?, None),
+            Child::Fresh(ino, meta) => (ino, Some(meta)),
             Child::NeedsExclusive => {
                 drop(shared);
-                let _ns = self.write_ns()?;
-                let ino = self.child(parent, name)?.ok_or(Errno::ENOENT)?;
-                let attr = self.attr(ino)?;
-                self.table().inc_lookup(ino);
-                return Ok(attr);
+                _exclusive = Some(self.write_ns()?);
+                (self.child(parent, name)?.ok_or(Errno::ENOENT)?, None)
             }
         };
-        let attr = self.attr(ino)?;
-        self.table().inc_lookup(ino);
-        Ok(attr)
+        if !self.table().inc_lookup(ino) {
+            return Ok(None);
+        }
+        let attr = match fresh {
+            // Just stat-ed: no second stat for the reply.
+            Some(meta) => self.fresh_attr(ino, &meta),
+            None => self.attr(ino),
+        };
+        if attr.is_err() {
+            self.forget(ino, 1);
+        }
+        attr.map(Some)
     }
 
     pub fn getattr(&self, ino: u64) -> Res<FileAttr> {
@@ -183,7 +204,11 @@ impl UnionFs {
             }
         };
         let attr = self.attr(ino)?;
-        self.table().inc_lookup(ino);
+        // A node just made from a new backing inode (no kernel reference to
+        // forget yet), or a link's source, which the kernel holds during
+        // the link: no FORGET can remove it here.
+        let counted = self.table().inc_lookup(ino);
+        debug_assert!(counted, "a node just made or linked is in the table");
         Ok((attr, file))
     }
 
