@@ -85,6 +85,8 @@ fn apply_option(args: &mut Args, opt: &str) -> Result<(), String> {
         ("io_uring", Some("on")) => args.config.io_uring = true,
         ("io_uring", Some("off")) => args.config.io_uring = false,
         ("io_uring", Some(v)) => return Err(format!("io_uring={v}: on or off")),
+        ("noacl", None) => args.config.disable_acl = true,
+        ("acl", None) => args.config.disable_acl = false,
         ("fsname", Some(_)) => args.config.mount_options.push(opt.to_string()),
         ("ro", None) => {
             args.config.mount_options.push("ro".into());
