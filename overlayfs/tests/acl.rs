@@ -108,6 +108,13 @@ fn scenario(mnt: &Path, upper: &Path, p: &str) -> Vec<String> {
     setfacl(&f("strip"), &["-b"]);
     note("strip", describe(&f("strip")));
     note("strip reads after", user_reads(&f("strip")).to_string());
+    // Removing an ACL that is not there succeeds (it sets none).
+    let remove = format!(
+        "python3 -c 'import os; os.removexattr(\"{}\", \"system.posix_acl_access\")'",
+        f("strip").display()
+    );
+    let removed = Command::new("sh").arg("-c").arg(&remove).status().unwrap();
+    note("strip remove again", removed.success().to_string());
     // Root (umask 022) with modes its umask leaves alone (made in place
     // where the daemon's umask allows) and the usual 0666/0777; USER
     // (another owner: built in the scratch dir).
@@ -191,6 +198,7 @@ fn assert_enforced(results: &[String]) {
             ("chmod reads 660", "true"),
             ("strip reads before", "false"),
             ("strip reads after", "true"),
+            ("strip remove again", "true"),
             ("inherit/root_f writable", "true"),
         ] {
             let line = format!("{p}{k}: {v}");

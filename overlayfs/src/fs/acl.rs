@@ -24,6 +24,11 @@ use crate::sys;
 pub const ACCESS: &str = "system.posix_acl_access";
 pub const DEFAULT: &str = "system.posix_acl_default";
 
+/// Whether `name` is one of the two ACL xattrs.
+pub fn is_acl_name(name: &OsStr) -> bool {
+    name == ACCESS || name == DEFAULT
+}
+
 const VERSION: u32 = 2;
 const USER_OBJ: u16 = 0x01;
 const USER: u16 = 0x02;

@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 
 use fuser::Errno;
 
-use super::{Res, UnionFs, errno};
+use super::{Res, UnionFs, acl, errno};
 use crate::{markers, sys};
 
 impl UnionFs {
@@ -46,7 +46,12 @@ impl UnionFs {
             return Err(Errno::EOPNOTSUPP);
         }
         // Removing a name the object does not have must not copy it up.
-        self.getxattr(ino, name)?;
+        // An ACL it does not have is removed fine: the kernel's
+        // filesystems (and kernel overlayfs) treat it as setting none.
+        match self.getxattr(ino, name) {
+            Err(Errno::ENODATA) if acl::is_acl_name(name) => return Ok(()),
+            res => res?,
+        };
         let _ns = self.lock_to_modify(ino)?;
         let (_, path) = self.backing_path(ino)?;
         sys::lremovexattr(&path, name).map_err(errno)
