@@ -210,6 +210,18 @@ mod tests {
     }
 
     #[test]
+    fn acls_are_enforced_unless_noacl() {
+        assert!(!run(&["-o", "lowerdir=/a", "/m"]).config.disable_acl);
+        let a = run(&["-o", "lowerdir=/a,noacl", "/m"]);
+        assert!(a.config.disable_acl && a.warnings.is_empty());
+        assert!(
+            !run(&["-o", "lowerdir=/a,noacl,acl", "/m"])
+                .config
+                .disable_acl
+        );
+    }
+
+    #[test]
     fn passthrough_can_be_forced_off() {
         assert!(!run(&["-o", "lowerdir=/a", "/m"]).config.disable_passthrough);
         let a = run(&["-o", "lowerdir=/a,passthrough=off", "/m"]);
