@@ -268,6 +268,9 @@ impl Filesystem for Adapter {
                 .is_ok()
         {
             let _ = config.add_capabilities(fuser::InitFlags::FUSE_DONT_MASK);
+            // Setting an access ACL clears S_ISGID of a caller outside the
+            // file's group: the kernel says so in the extended SETXATTR.
+            let _ = config.add_capabilities(fuser::InitFlags::FUSE_SETXATTR_EXT);
             log::info!("POSIX ACLs: enforced by the kernel");
         }
         // Requests over io_uring queues, one per CPU, served on the CPU
@@ -659,9 +662,18 @@ impl Filesystem for Adapter {
         value: &[u8],
         flags: i32,
         _position: u32,
+        acl_kill_sgid: bool,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.fs.setxattr(ino.0, name, value, flags));
+        let res = self.fs.setxattr(ino.0, name, value, flags);
+        // Only for an access ACL set by a caller neither in the file's
+        // group nor with CAP_FSETID (the kernel decides; the backing fs
+        // sees the daemon, which keeps the bit).
+        let res = res.and_then(|()| match acl_kill_sgid {
+            true => self.fs.kill_sgid(ino.0),
+            false => Ok(()),
+        });
+        empty(reply, res);
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {

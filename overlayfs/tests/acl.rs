@@ -70,6 +70,13 @@ fn prepare(dir: &Path, p: &str) {
     // (Not with an empty mask: the kernel reads the ACL only when the
     // group class has a bit, else others' bits apply to named users too.)
     setfacl(&f("strip"), &["-m", &format!("u:{USER}:-")]);
+    // Setgid files of USER's, outside its group and in it, for USER to
+    // set an ACL on (outside: S_ISGID goes).
+    for (name, gid) in [("sgid_out", 0), ("sgid_in", USER)] {
+        fs::write(f(name), "data").unwrap();
+        std::os::unix::fs::chown(f(name), Some(USER), Some(gid)).unwrap();
+        fs::set_permissions(f(name), fs::Permissions::from_mode(0o2775)).unwrap();
+    }
     // USER may create in `inherit` (access entry) and what is made there
     // inherits the default ACL.
     fs::create_dir(f("inherit")).unwrap();
@@ -115,6 +122,12 @@ fn scenario(mnt: &Path, upper: &Path, p: &str) -> Vec<String> {
     );
     let removed = Command::new("sh").arg("-c").arg(&remove).status().unwrap();
     note("strip remove again", removed.success().to_string());
+    for name in ["sgid_out", "sgid_in"] {
+        let set = format!("setfacl -m u:{}:r {}", USER + 1, f(name).display());
+        let done = as_user(USER, USER, &set).status.success();
+        note(&format!("{name} set by owner"), done.to_string());
+        note(name, describe(&f(name)));
+    }
     // Root (umask 022) with modes its umask leaves alone (made in place
     // where the daemon's umask allows) and the usual 0666/0777; USER
     // (another owner: built in the scratch dir).
@@ -199,10 +212,16 @@ fn assert_enforced(results: &[String]) {
             ("strip reads before", "false"),
             ("strip reads after", "true"),
             ("strip remove again", "true"),
+            ("sgid_out set by owner", "true"),
             ("inherit/root_f writable", "true"),
         ] {
             let line = format!("{p}{k}: {v}");
             assert!(results.contains(&line), "{line} missing in {results:#?}");
+        }
+        // Setting an ACL drops S_ISGID of a caller outside the group only.
+        for start in [format!("{p}sgid_out: 775 "), format!("{p}sgid_in: 2775 ")] {
+            let found = results.iter().any(|l| l.starts_with(&start));
+            assert!(found, "{start}... missing in {results:#?}");
         }
     }
 }
