@@ -31,6 +31,8 @@ pub struct Adapter {
     want_passthrough: bool,
     /// Asked for (`Config::io_uring`).
     want_io_uring: bool,
+    /// Asked for (`Config::disable_acl` unset).
+    want_acl: bool,
     pt: Passthrough,
 }
 
@@ -38,13 +40,13 @@ impl Adapter {
     /// mknod, mkdir, symlink: create the object and reply with its entry.
     fn new_entry(
         &self,
-        req: &Request,
+        creds: Creds,
         parent: INodeNo,
         name: &OsStr,
         new: NewObject,
         reply: ReplyEntry,
     ) {
-        let res = self.fs.create_object(parent.0, name, creds(req), new);
+        let res = self.fs.create_object(parent.0, name, creds, new);
         entry(reply, res.map(|(attr, _)| attr));
     }
 
@@ -53,8 +55,15 @@ impl Adapter {
             fs,
             want_passthrough,
             want_io_uring,
+            want_acl: false,
             pt: Passthrough::new(),
         }
+    }
+
+    /// Asks the kernel to enforce and cache POSIX ACLs (FUSE_POSIX_ACL).
+    pub fn with_acl(mut self, want: bool) -> Self {
+        self.want_acl = want;
+        self
     }
 
     /// Answers an open of `ino` as handle `fh`: passthrough to the backing
@@ -156,6 +165,16 @@ fn creds(req: &Request) -> Creds {
     Creds {
         uid: req.uid(),
         gid: req.gid(),
+        umask: 0,
+    }
+}
+
+/// `creds` of a create, with the umask the kernel left to us (nonzero
+/// only with FUSE_DONT_MASK).
+fn creds_umask(req: &Request, umask: u32) -> Creds {
+    Creds {
+        umask,
+        ..creds(req)
     }
 }
 
@@ -234,6 +253,26 @@ impl Filesystem for Adapter {
         // `security.capability` are dropped by the backing fs itself on
         // the daemon's own chown, write and truncate.
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_HANDLE_KILLPRIV_V2);
+        // POSIX ACLs: the kernel checks permissions against them (on top
+        // of default_permissions) and caches them per inode, a missing
+        // one too, so `ls -l` no longer asks for `system.posix_acl_access`
+        // of every entry each time. What it leaves to us: inheriting a
+        // default ACL at create, keeping mode and ACL in sync on chmod
+        // and on setting an ACL (the backing fs does both for objects in
+        // upper), and the umask (FUSE_DONT_MASK: it must not be applied
+        // when the directory has a default ACL; the kernel passes it on
+        // and `acl::inherit` applies it).
+        if self.want_acl
+            && config
+                .add_capabilities(fuser::InitFlags::FUSE_POSIX_ACL)
+                .is_ok()
+        {
+            let _ = config.add_capabilities(fuser::InitFlags::FUSE_DONT_MASK);
+            // Setting an access ACL clears S_ISGID of a caller outside the
+            // file's group: the kernel says so in the extended SETXATTR.
+            let _ = config.add_capabilities(fuser::InitFlags::FUSE_SETXATTR_EXT);
+            log::info!("POSIX ACLs: enforced by the kernel");
+        }
         // Requests over io_uring queues, one per CPU, served on the CPU
         // that issued them (see third_party/fuser/src/uring.rs). The
         // session logs which transport it got (mount.rs).
@@ -313,7 +352,7 @@ impl Filesystem for Adapter {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
-        _umask: u32,
+        umask: u32,
         rdev: u32,
         reply: ReplyEntry,
     ) {
@@ -325,7 +364,7 @@ impl Filesystem for Adapter {
                 rdev: rdev as u64,
             }
         };
-        self.new_entry(req, parent, name, new, reply);
+        self.new_entry(creds_umask(req, umask), parent, name, new, reply);
     }
 
     fn mkdir(
@@ -334,11 +373,11 @@ impl Filesystem for Adapter {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
-        _umask: u32,
+        umask: u32,
         reply: ReplyEntry,
     ) {
         let new = NewObject::Dir { mode };
-        self.new_entry(req, parent, name, new, reply);
+        self.new_entry(creds_umask(req, umask), parent, name, new, reply);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -358,7 +397,7 @@ impl Filesystem for Adapter {
         reply: ReplyEntry,
     ) {
         let new = NewObject::Symlink { target };
-        self.new_entry(req, parent, link_name, new, reply);
+        self.new_entry(creds(req), parent, link_name, new, reply);
     }
 
     fn rename(
@@ -623,9 +662,18 @@ impl Filesystem for Adapter {
         value: &[u8],
         flags: i32,
         _position: u32,
+        acl_kill_sgid: bool,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.fs.setxattr(ino.0, name, value, flags));
+        let res = self.fs.setxattr(ino.0, name, value, flags);
+        // Only for an access ACL set by a caller neither in the file's
+        // group nor with CAP_FSETID (the kernel decides; the backing fs
+        // sees the daemon, which keeps the bit).
+        let res = res.and_then(|()| match acl_kill_sgid {
+            true => self.fs.kill_sgid(ino.0),
+            false => Ok(()),
+        });
+        empty(reply, res);
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
@@ -651,12 +699,12 @@ impl Filesystem for Adapter {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
-        _umask: u32,
+        umask: u32,
         flags: i32,
         reply: ReplyCreate,
     ) {
         let new = NewObject::File { mode, flags };
-        match self.fs.create_object(parent.0, name, creds(req), new) {
+        match (self.fs).create_object(parent.0, name, creds_umask(req, umask), new) {
             Ok((attr, Some(file))) => {
                 let fh =
                     (self.fs.files).insert(crate::handles::OpenFile::new(attr.ino.0, file, true));

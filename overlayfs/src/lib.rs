@@ -72,6 +72,10 @@ pub struct Config {
     /// docs/overlayfs.md). The kernel offers it only with the fuse
     /// module's `enable_uring` parameter set.
     pub io_uring: bool,
+    /// Leave POSIX ACLs unenforced: stored and copied up like any xattr,
+    /// with permission checks on mode bits only (mount program:
+    /// `-o noacl`, as fuse-overlayfs). See docs/overlayfs.md.
+    pub disable_acl: bool,
 }
 
 /// Errors of setting up or tearing down a mount.

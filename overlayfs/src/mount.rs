@@ -73,7 +73,8 @@ fn session(config: &Config, mountpoint: &Path) -> Result<Served, Error> {
     // Each thread reads its own clone of /dev/fuse (no shared queue lock).
     fuse_config.clone_fd = true;
     let fs = Arc::new(fs);
-    let adapter = Adapter::new(fs.clone(), !config.disable_passthrough, config.io_uring);
+    let adapter = Adapter::new(fs.clone(), !config.disable_passthrough, config.io_uring)
+        .with_acl(!config.disable_acl);
     let session = Session::new(adapter, &mnt, &fuse_config).map_err(|e| io_err(mountpoint, e))?;
     log_transport(&session, config);
     start_invalidator(&fs, session.notifier());

@@ -85,6 +85,8 @@ fn apply_option(args: &mut Args, opt: &str) -> Result<(), String> {
         ("io_uring", Some("on")) => args.config.io_uring = true,
         ("io_uring", Some("off")) => args.config.io_uring = false,
         ("io_uring", Some(v)) => return Err(format!("io_uring={v}: on or off")),
+        ("noacl", None) => args.config.disable_acl = true,
+        ("acl", None) => args.config.disable_acl = false,
         ("fsname", Some(_)) => args.config.mount_options.push(opt.to_string()),
         ("ro", None) => {
             args.config.mount_options.push("ro".into());
@@ -205,6 +207,18 @@ mod tests {
         let a = run(&["-o", "lowerdir=/a,io_uring=on,io_uring=off", "/m"]);
         assert!(!a.config.io_uring);
         assert!(parse(["-o", "lowerdir=/a,io_uring=yes", "/m"].map(OsString::from)).is_err());
+    }
+
+    #[test]
+    fn acls_are_enforced_unless_noacl() {
+        assert!(!run(&["-o", "lowerdir=/a", "/m"]).config.disable_acl);
+        let a = run(&["-o", "lowerdir=/a,noacl", "/m"]);
+        assert!(a.config.disable_acl && a.warnings.is_empty());
+        assert!(
+            !run(&["-o", "lowerdir=/a,noacl,acl", "/m"])
+                .config
+                .disable_acl
+        );
     }
 
     #[test]

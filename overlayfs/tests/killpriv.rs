@@ -12,7 +12,6 @@ mod common;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 
@@ -161,26 +160,10 @@ fn strata(passthrough: bool) -> (Vec<String>, Vec<String>) {
 fn kernel() -> (Vec<String>, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     open_up(dir.path());
-    let d = |n: &str| dir.path().join(n);
-    for n in ["lower", "upper", "work", "mnt"] {
-        fs::create_dir(d(n)).unwrap();
-    }
-    prepare(&d("lower"), "l_");
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        d("lower").display(),
-        d("upper").display(),
-        d("work").display()
-    );
-    let _unmount = Unmount(d("mnt"));
-    let st = Command::new("mount")
-        .args(["-t", "overlay", "overlay", "-o", &opts])
-        .arg(d("mnt"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "mount -t overlay");
-    prepare(&d("mnt"), "u_");
-    (modify(&d("mnt"), "l_"), modify(&d("mnt"), "u_"))
+    let _unmount = kernel_overlay(dir.path(), |lower| prepare(lower, "l_"));
+    let mnt = dir.path().join("mnt");
+    prepare(&mnt, "u_");
+    (modify(&mnt, "l_"), modify(&mnt, "u_"))
 }
 
 #[test]

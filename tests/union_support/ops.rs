@@ -266,7 +266,61 @@ pub struct Generator {
 const MODES: &[u32] = &[
     0o644, 0o600, 0o755, 0o700, 0o444, 0o000, 0o1777, 0o2755, 0o4755, 0o640,
 ];
-const XATTRS: &[&str] = &["user.a", "user.b", "user.origin", "user.extra"];
+const XATTRS: &[&str] = &[
+    "user.a",
+    "user.b",
+    "user.origin",
+    "user.extra",
+    ACL_ACCESS,
+    ACL_DEFAULT,
+];
+const ACL_ACCESS: &str = "system.posix_acl_access";
+const ACL_DEFAULT: &str = "system.posix_acl_default";
+
+/// ACLs to set (setfacl's specs): named entries (a mask that chmod then
+/// moves) and defaults for what is made in a directory (EACCES on a
+/// non-directory), one of them with no named entries.
+const ACL_SPECS: &[(&str, &str)] = &[
+    (ACL_ACCESS, "u::rw-,u:1000:r--,g::r--,m::r--,o::---"),
+    (ACL_ACCESS, "u::r--,u:0:rwx,g::rw-,m::r--,o::rwx"),
+    (
+        ACL_ACCESS,
+        "u::rwx,u:1001:rwx,g::---,g:1000:r-x,m::rwx,o::--x",
+    ),
+    (ACL_DEFAULT, "u::rwx,u:1000:rwx,g::r-x,m::rwx,o::---"),
+    (ACL_DEFAULT, "u::rwx,g::r-x,o::--x"),
+];
+
+/// The xattr values of `ACL_SPECS` as setfacl makes them (the kernel's
+/// binary format), made once on a scratch file and directory.
+fn acl_values() -> &'static [(&'static str, Vec<u8>)] {
+    static VALUES: std::sync::OnceLock<Vec<(&'static str, Vec<u8>)>> = std::sync::OnceLock::new();
+    VALUES.get_or_init(|| {
+        let dir = super::tempdir();
+        let (file, sub) = (dir.path().join("f"), dir.path().join("d"));
+        std::fs::write(&file, "").expect("scratch file");
+        std::fs::create_dir(&sub).expect("scratch dir");
+        ACL_SPECS
+            .iter()
+            .map(|&(name, spec)| {
+                let (flags, on): (&[&str], _) = if name == ACL_DEFAULT {
+                    (&["-b", "-d", "-m"], &sub)
+                } else {
+                    (&["-b", "-m"], &file)
+                };
+                let st = std::process::Command::new("setfacl")
+                    .args(flags)
+                    .arg(spec)
+                    .arg(on)
+                    .status()
+                    .expect("setfacl (package acl)");
+                assert!(st.success(), "setfacl {flags:?} {spec}");
+                let value = sys::lgetxattr(on, name).expect("setfacl stored the ACL");
+                (name, value)
+            })
+            .collect()
+    })
+}
 
 impl Generator {
     pub fn new(seed: u64) -> Self {
@@ -440,7 +494,14 @@ impl Generator {
                 // as `trusted.overlay.overlay.*` in upper, for nesting), while
                 // the spec wants them hidden; that is a deliberate difference.
                 let name = self.rng.pick(XATTRS).to_string();
-                let value = pattern(1 + self.rng.below(64) as usize, seed);
+                let mut value = pattern(1 + self.rng.below(64) as usize, seed);
+                if name.starts_with("system.") {
+                    // A value of its kind (any, for the other ACL name:
+                    // EACCES/EINVAL), chosen by the seed (no extra draw).
+                    let values = acl_values();
+                    let (_, v) = &values[(seed % values.len() as u64) as usize];
+                    value = v.clone();
+                }
                 Op::Setxattr {
                     path: self.any(tree, 90),
                     name,

@@ -12,6 +12,7 @@
 //! order is always `ns`, then `table`, then the handle tables.
 
 mod absent;
+mod acl;
 mod attr;
 mod copy_up;
 mod create;
@@ -53,6 +54,10 @@ pub type Res<T> = Result<T, Errno>;
 pub struct Creds {
     pub uid: u32,
     pub gid: u32,
+    /// The caller's umask, applied here to a new object's mode unless its
+    /// directory has a default ACL (FUSE_DONT_MASK); 0 where the kernel
+    /// applied it already.
+    pub umask: u32,
 }
 
 pub fn errno(e: io::Error) -> Errno {

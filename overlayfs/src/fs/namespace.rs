@@ -16,6 +16,7 @@ use fuser::{Errno, FileAttr};
 use nix::fcntl::RenameFlags;
 use nix::sys::stat::{Mode, SFlag};
 
+use super::acl::Inherited;
 use super::{Child, Creds, Res, UnionFs, errno, nix_errno};
 use crate::copyup::{self, remove_any, rename2};
 use crate::layers::{self, Layer};
@@ -139,7 +140,8 @@ impl UnionFs {
             return Err(Errno::EPERM);
         }
         let _ns = self.write_ns()?;
-        let made = self.create_locked(parent, name, creds, new)?;
+        let (new, acls) = self.inherit_acl(parent, new, creds.umask)?;
+        let made = self.create_locked(parent, name, creds, new, &acls)?;
         self.listing_added(parent, name, made.0.ino.0, made.0.kind);
         Ok(made)
     }
@@ -151,7 +153,9 @@ impl UnionFs {
         name: &OsStr,
         creds: Creds,
         new: NewObject<'_>,
+        acls: &Inherited,
     ) -> Res<(FileAttr, Option<File>)> {
+        // Made in place, the object gets `acls` from the backing fs.
         if let Some(done) = self.create_fast(parent, name, creds, &new)? {
             return Ok(done);
         }
@@ -167,7 +171,8 @@ impl UnionFs {
         }
         let gid = if setgid_dir { pmeta.gid() } else { creds.gid };
         let tmp = self.tmp_path()?;
-        let built = self.build(&tmp, &new, creds.uid, gid, setgid_dir);
+        let built = (self.build(&tmp, &new, creds.uid, gid, setgid_dir))
+            .and_then(|f| acls.apply(&tmp).map(|()| f).map_err(errno));
         let file = match built {
             Ok(f) => f,
             Err(e) => {

@@ -38,6 +38,7 @@ fn me() -> Creds {
     Creds {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
+        umask: 0,
     }
 }
 

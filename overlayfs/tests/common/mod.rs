@@ -208,6 +208,31 @@ impl Drop for Unmount {
     }
 }
 
+/// A kernel overlayfs of `dir`'s `lower`, `upper` and `work` (created
+/// here, with `mnt`) mounted on `dir/mnt`, for comparisons: unmounted when
+/// the returned guard drops. `prepare` fills `lower` before the mount.
+pub fn kernel_overlay(dir: &Path, prepare: impl FnOnce(&Path)) -> Unmount {
+    let d = |n: &str| dir.join(n);
+    for n in ["lower", "upper", "work", "mnt"] {
+        fs::create_dir(d(n)).unwrap();
+    }
+    prepare(&d("lower"));
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        d("lower").display(),
+        d("upper").display(),
+        d("work").display()
+    );
+    let guard = Unmount(d("mnt"));
+    let st = Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &opts])
+        .arg(d("mnt"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount -t overlay");
+    guard
+}
+
 fn passthrough_off_by_env() -> bool {
     std::env::var("STRATA_TEST_PASSTHROUGH").is_ok_and(|v| v == "off")
 }

@@ -792,7 +792,9 @@ pub trait Filesystem: Send + Sync + 'static {
         reply.statfs(0, 0, 0, 0, 0, 512, 255, 0);
     }
 
-    /// Set an extended attribute.
+    /// Set an extended attribute. `acl_kill_sgid`
+    /// (FUSE_SETXATTR_ACL_KILL_SGID, only with `InitFlags::FUSE_SETXATTR_EXT`):
+    /// after setting this POSIX access ACL, clear S_ISGID.
     fn setxattr(
         &self,
         _req: &Request,
@@ -801,6 +803,7 @@ pub trait Filesystem: Send + Sync + 'static {
         _value: &[u8],
         flags: i32,
         position: u32,
+        _acl_kill_sgid: bool,
         reply: ReplyEmpty,
     ) {
         warn!(

@@ -339,6 +339,7 @@ impl<'a> RequestWithSender<'a> {
                     x.value(),
                     x.flags(),
                     x.position(),
+                    x.acl_kill_sgid(),
                     self.reply(),
                 );
             }

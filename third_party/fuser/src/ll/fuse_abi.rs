@@ -460,6 +460,18 @@ pub(crate) struct fuse_setxattr_in {
     pub(crate) padding: u32,
 }
 
+/// What follows `fuse_setxattr_in` when `FUSE_SETXATTR_EXT` was negotiated.
+#[repr(C)]
+#[derive(Debug, FromBytes, KnownLayout, Immutable)]
+pub(crate) struct fuse_setxattr_in_ext {
+    pub(crate) setxattr_flags: u32,
+    pub(crate) padding: u32,
+}
+
+/// `setxattr_flags`: clear S_ISGID after setting a POSIX access ACL (the
+/// caller is neither in the file's group nor has CAP_FSETID).
+pub(crate) const FUSE_SETXATTR_ACL_KILL_SGID: u32 = 1 << 0;
+
 #[repr(C)]
 #[derive(Debug, FromBytes, KnownLayout, Immutable)]
 pub(crate) struct fuse_getxattr_in {

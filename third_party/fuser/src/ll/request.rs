@@ -843,10 +843,18 @@ mod op {
         #[expect(dead_code)]
         header: &'a fuse_in_header,
         arg: &'a fuse_setxattr_in,
+        /// Present with FUSE_SETXATTR_EXT.
+        ext: Option<&'a fuse_setxattr_in_ext>,
         name: &'a OsStr,
         value: &'a [u8],
     }
     impl<'a> SetXAttr<'a> {
+        /// FUSE_SETXATTR_ACL_KILL_SGID (only with FUSE_SETXATTR_EXT): the
+        /// filesystem clears S_ISGID after setting this access ACL.
+        pub(crate) fn acl_kill_sgid(&self) -> bool {
+            self.ext
+                .is_some_and(|e| e.setxattr_flags & FUSE_SETXATTR_ACL_KILL_SGID != 0)
+        }
         pub(crate) fn name(&self) -> &'a OsStr {
             self.name
         }
@@ -1728,9 +1736,19 @@ mod op {
                 arg: data.fetch()?,
             }),
             fuse_opcode::FUSE_SETXATTR => Operation::SetXAttr({
+                let arg: &fuse_setxattr_in = data.fetch()?;
+                // With FUSE_SETXATTR_EXT negotiated the kernel puts 8 more
+                // bytes before the name. Told apart without session state:
+                // in the short layout exactly `size` bytes follow the
+                // name's NUL; read as short, the long one never fits (its
+                // flags word ends the "name" early, leaving 6+ bytes over).
+                let mut short = data.clone();
+                let fits = short.fetch_str().is_some() && short.len() == arg.size as usize;
+                let ext = if fits { None } else { Some(data.fetch()?) };
                 let out = SetXAttr {
                     header,
-                    arg: data.fetch()?,
+                    arg,
+                    ext,
                     name: data.fetch_str()?,
                     value: data.fetch_all(),
                 };
