@@ -173,3 +173,33 @@ fn a_hard_link_keeps_its_inode_number_when_a_forgotten_sibling_is_unlinked() {
     assert_eq!(after.nlink(), 1);
     assert_eq!(after.ino(), before, "d/a changed inode number");
 }
+
+/// Copying up a lower hard link links each of its known names to the copy,
+/// making their directories in upper: a directory the kernel has forgotten
+/// (only the other name's dentry is in use) is walked to again. The walk
+/// counts what it visits (the kernel may be forgetting it at that moment)
+/// and gives it back, so that directory does not stay in the table.
+#[test]
+fn copying_up_a_hard_link_leaves_no_node_for_its_other_directory() {
+    let _caches = caches();
+    let l = layers(1);
+    let a = l.file(0, "x/a", "data");
+    fs::create_dir_all(l.lower(0, "y")).unwrap();
+    fs::hard_link(&a, l.lower(0, "y/b")).unwrap();
+    let u = l.mount();
+    fs::symlink_metadata(u.m("x/a")).unwrap();
+    let held = fs::File::open(u.m("y/b")).unwrap();
+    // x and x/a forgotten; y/b (open) and y stay.
+    let s = forget_all(&u, 3);
+    assert_eq!(s.inodes, 3, "{s:?}");
+    fs::OpenOptions::new()
+        .append(true)
+        .open(u.m("y/b"))
+        .unwrap();
+    assert!(u.upper("x/a").exists(), "x/a linked to the copy");
+    drop(held);
+    // Left: the root and the copied-up hard link (kept while named: its
+    // link count lives in the table).
+    let s = forget_all(&u, 2);
+    assert_eq!(s.inodes, 2, "{s:?}");
+}
