@@ -74,8 +74,19 @@ fn check_listing(dir: &Path, t: usize, model: &Model, step: u64) -> Result<(), S
     mine.sort();
     let want: Vec<&String> = model.keys().collect();
     if mine != want {
+        // What the odd names are now (a second look), for the report.
+        let odd: Vec<String> = mine
+            .iter()
+            .filter(|n| !want.contains(n))
+            .chain(want.iter().filter(|n| !mine.contains(n)))
+            .map(|n| match std::fs::symlink_metadata(dir.join(n.as_str())) {
+                Ok(m) => format!("{n}: now a {:?}", m.file_type()),
+                Err(e) => format!("{n}: now {e}"),
+            })
+            .collect();
         return Err(format!(
-            "step {step}: thread {t} lists {mine:?}, but its entries are {want:?}"
+            "step {step}: thread {t} lists {mine:?}, but its entries are {want:?} ({})",
+            odd.join(", ")
         ));
     }
     Ok(())

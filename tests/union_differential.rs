@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use union_support::evict::Evictor;
 use union_support::mount::{Layout, Mount, daemon_io_urings, watchdog};
 use union_support::ops::{Generator, Op, Outcome, apply};
 use union_support::{layers, rng, snapshot};
@@ -56,19 +57,30 @@ struct Plan {
     remount_every: Option<u64>,
     /// Serve the union over FUSE io_uring queues, and fail unless it is.
     io_uring: bool,
+    /// Drop the kernel's dentry and inode caches in a loop meanwhile
+    /// (`union_support::evict`): FORGETs race the operations' requests.
+    evict: bool,
 }
 
 const PLAIN: Plan = Plan {
     remount_every: None,
     io_uring: false,
+    evict: false,
 };
 const REMOUNTING: Plan = Plan {
     remount_every: Some(150),
     io_uring: false,
+    evict: false,
 };
 const IO_URING: Plan = Plan {
     remount_every: None,
     io_uring: true,
+    evict: false,
+};
+const EVICTING: Plan = Plan {
+    remount_every: None,
+    io_uring: false,
+    evict: true,
 };
 
 impl Plan {
@@ -330,6 +342,8 @@ fn run_seeds(seeds: &[u64], n_ops: u64, plan: Plan) {
         let tmp = union_support::tempdir();
         let root = tmp.path().to_path_buf();
         let union_mnt = root.join("union/mnt");
+        // Runs through the shrinking too: a divergence may need it.
+        let evictor = plan.evict.then(Evictor::start);
         // An hour per seed is far beyond any run (a few ms per op here).
         let limit = Duration::from_secs(3600);
         let result = watchdog(limit, vec![union_mnt], move || {
@@ -349,6 +363,13 @@ fn run_seeds(seeds: &[u64], n_ops: u64, plan: Plan) {
                 )
             })
         });
+        if let Some(e) = evictor {
+            eprintln!(
+                "differential: seed {seed}: caches dropped {} times",
+                e.rounds()
+            );
+            assert!(e.rounds() > 0, "the evictor never ran");
+        }
         if let Err(e) = result {
             failures.push(format!(
                 "seed {seed} failed (replay: STRATA_DIFF_SEED={seed} STRATA_DIFF_OPS={n_ops}):\n{e}"
@@ -408,4 +429,28 @@ fn union_differential_vs_kernel_overlay_long() {
     let n_ops = env_u64("STRATA_DIFF_OPS").unwrap_or(10_000);
     run_seeds(&seeds, n_ops, PLAIN);
     run_seeds(&[rng::fresh_seed()], n_ops, REMOUNTING);
+}
+
+/// The kernel's caches dropped in a loop during the run: every LOOKUP may
+/// race the FORGET of the same inode, and every request may name an inode
+/// the kernel is forgetting another reference of (see docs/overlayfs.md,
+/// "FORGET races"). 600 operations on a seed of its own (about 3 s).
+#[test]
+fn union_differential_vs_kernel_overlay_under_eviction() {
+    common::require_root_and_fuse();
+    let n_ops = env_u64("STRATA_DIFF_OPS").unwrap_or(600);
+    let seed = env_u64("STRATA_DIFF_SEED").unwrap_or(6);
+    run_seeds(&[seed], n_ops, EVICTING);
+}
+
+#[test]
+fn union_differential_vs_kernel_overlay_under_eviction_long() {
+    if !union_support::long_tests() {
+        eprintln!("skipped: set STRATA_LONG_TESTS=1 for the long run under eviction");
+        return;
+    }
+    common::require_root_and_fuse();
+    let seeds: Vec<u64> = (0..6).map(|_| rng::fresh_seed()).collect();
+    let n_ops = env_u64("STRATA_DIFF_OPS").unwrap_or(5_000);
+    run_seeds(&seeds, n_ops, EVICTING);
 }

@@ -85,6 +85,13 @@ impl Node {
         self.aliases.is_empty()
     }
 
+    /// Whether the node still owns its backing keys: every named node, and
+    /// an unnamed one whose object lives on with names the union has not
+    /// looked up (in the index, or an upper hard link; see `remove_name`).
+    fn holds_keys(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
     /// Whether everything the node knows can be found again from the
     /// layers once the kernel has forgotten it: one name, one backing key
     /// (its inode number stays reserved under that key), no link-count
@@ -184,14 +191,7 @@ impl Table {
             return *ino;
         }
         match self.by_key.get(&key) {
-            Some(ino)
-                if self
-                    .nodes
-                    .get(ino)
-                    .is_none_or(|n| !n.unlinked() || n.index.is_some()) =>
-            {
-                *ino
-            }
+            Some(ino) if self.nodes.get(ino).is_none_or(Node::holds_keys) => *ino,
             _ => {
                 let ino = self.allocate();
                 self.by_key.insert(key, ino);
@@ -201,19 +201,18 @@ impl Table {
     }
 
     /// Records a name found in the layers. If `key` already belongs to a
-    /// live inode (another hard link to it, or an indexed one whose known
-    /// names are all gone), `path` becomes one more alias of it; otherwise a node is created (with the number reserved for
-    /// `key` by readdir, if any). Returns the inode number.
+    /// live inode (another hard link to it, or one whose known names are
+    /// all gone but that keeps its keys: `Node::holds_keys`), `path`
+    /// becomes one more alias of it; otherwise a node is created (with the
+    /// number reserved for `key` by readdir, if any). Returns the inode
+    /// number.
     pub fn insert_found(&mut self, path: &Path, key: Key, node: Node) -> u64 {
         if let Some(ino) = self.by_path.get(path) {
             return *ino;
         }
         let reserved = self.by_key.get(&key).copied();
         if let Some(ino) = reserved
-            && self
-                .nodes
-                .get(&ino)
-                .is_some_and(|n| !n.unlinked() || n.index.is_some())
+            && self.nodes.get(&ino).is_some_and(Node::holds_keys)
         {
             self.add_alias(ino, path);
             return ino;
@@ -271,6 +270,17 @@ impl Table {
     /// and the node lives on only for the kernel's references and open
     /// files. Returns true if it was the last.
     pub fn remove_alias(&mut self, ino: u64, path: &Path) -> bool {
+        self.remove_name(ino, path, false)
+    }
+
+    /// `remove_alias`, where `unknown_names` says the backing object keeps
+    /// names the table does not know (an upper hard link whose other names
+    /// were never looked up, or whose nodes the kernel forgot): its keys
+    /// then stay with `ino`, so those names join it when looked up, as
+    /// they would have had they been known (kernel overlayfs shows the
+    /// upper inode's number, which does not change). The object lives on,
+    /// so its backing number cannot be reused meanwhile.
+    pub fn remove_name(&mut self, ino: u64, path: &Path, unknown_names: bool) -> bool {
         if self.by_path.get(path) == Some(&ino) {
             self.by_path.remove(path);
         }
@@ -287,7 +297,7 @@ impl Table {
         if !n.aliases.is_empty() {
             return false;
         }
-        if n.index.is_some() {
+        if n.index.is_some() || unknown_names {
             return true;
         }
         for k in std::mem::take(&mut n.keys) {
@@ -529,5 +539,18 @@ mod tests {
         let b = t.insert_found(Path::new("b"), (1, 10), file("b"));
         assert_eq!(a, b);
         assert_eq!(t.get(a).unwrap().aliases, vec![PathBuf::from("b")]);
+    }
+
+    #[test]
+    fn a_name_removed_with_unknown_siblings_keeps_the_keys() {
+        let mut t = table();
+        let a = t.insert_found(Path::new("a"), (1, 10), file("a"));
+        assert!(t.remove_name(a, Path::new("a"), true));
+        // Another name of the object, looked up now, is the same inode.
+        assert_eq!(t.ino_for_entry(Path::new("b"), (1, 10)), a);
+        assert_eq!(t.insert_found(Path::new("b"), (1, 10), file("b")), a);
+        assert_eq!(t.get(a).unwrap().aliases, vec![PathBuf::from("b")]);
+        assert!(t.remove_alias(a, Path::new("b")));
+        assert_ne!(t.insert_found(Path::new("c"), (1, 10), file("c")), a);
     }
 }

@@ -195,7 +195,16 @@ fn add_extras(layer: &Path, below: &[&PathBuf], rng: &mut Rng) {
         if path.symlink_metadata().is_ok() || std::fs::create_dir_all(&parent).is_err() {
             continue;
         }
-        match rng.below(10) {
+        // The fixed top whiteout `a/d/g` must hide something: a middle
+        // `a/d` that is not a plain directory (a whiteout, an opaque dir, a
+        // file) would leave it hiding nothing, and kernel overlayfs lists
+        // such a whiteout in a directory of one layer.
+        let kind = if rel == Path::new("a/d") {
+            4
+        } else {
+            rng.below(10)
+        };
+        match kind {
             0..=3 => {
                 let len = rng.below(20000) as usize;
                 if rng.percent(20) {

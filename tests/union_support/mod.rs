@@ -5,6 +5,7 @@
 //! `mod common; mod union_support;`.
 #![allow(dead_code)]
 
+pub mod evict;
 pub mod layers;
 pub mod mount;
 pub mod ops;

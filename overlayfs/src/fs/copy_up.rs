@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use fuser::Errno;
 
+use super::memory::Pin;
 use super::{Res, UnionFs, errno, key_of, nix_errno};
 use crate::copyup;
 use crate::layers::Layer;
@@ -157,9 +158,12 @@ impl UnionFs {
 
     /// Copies up `ino` and, for a directory, everything visible under it,
     /// so the tree no longer depends on its lower layers (directory rename).
+    /// The kernel holds `ino` (the renamed directory), not its
+    /// descendants: the walk pins each until the end (`Pin`).
     pub(crate) fn copy_up_tree(&self, ino: u64) -> Res<()> {
         let mut staged = Vec::new();
-        let mut res = self.stage_tree(ino, &mut staged);
+        let mut pins = Vec::new();
+        let mut res = self.stage_tree(ino, &mut staged, &mut pins);
         if res.is_ok() && !staged.is_empty() {
             res = self.sync_scratch();
         }
@@ -170,12 +174,21 @@ impl UnionFs {
                 copyup::remove_any(&s.tmp);
             }
         }
+        // After every copy is in place: a pin dropped earlier could let
+        // an unreferenced node go before its copy was recorded.
+        drop(pins);
         res
     }
 
     /// Directories go up at once (their children need a parent; they hold
-    /// no data to sync); other objects are staged into `staged`.
-    fn stage_tree(&self, ino: u64, staged: &mut Vec<Staged>) -> Res<()> {
+    /// no data to sync); other objects are staged into `staged`, and each
+    /// child visited is pinned into `pins`.
+    fn stage_tree<'a>(
+        &'a self,
+        ino: u64,
+        staged: &mut Vec<Staged>,
+        pins: &mut Vec<Pin<'a>>,
+    ) -> Res<()> {
         let node = self.node(ino)?;
         if !node.is_dir() {
             staged.extend(self.stage_copy_up(ino, false)?);
@@ -186,8 +199,10 @@ impl UnionFs {
             return Ok(());
         }
         for entry in self.merged_listing(ino)? {
-            if let Some(child) = self.child(ino, &entry.name)? {
-                self.stage_tree(child, staged)?;
+            if let Some(pin) = self.pinned_child(ino, &entry.name)? {
+                let child = pin.ino();
+                pins.push(pin);
+                self.stage_tree(child, staged, pins)?;
             }
         }
         Ok(())

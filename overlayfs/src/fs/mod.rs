@@ -42,6 +42,7 @@ use crate::handles::{Handles, OpenDir, OpenFile};
 use crate::layers::{Found, Layer, Stack};
 use crate::readdir;
 use crate::table::{Key, Node, ROOT_INO, Table};
+use memory::Pin;
 
 pub use attr::SetAttr;
 pub(crate) use attr::without_suidgid;
@@ -488,11 +489,16 @@ impl UnionFs {
         self.table().insert_found(path, key_of(&found.meta), node)
     }
 
-    /// Resolves a union path from the root.
-    fn lookup_path(&self, path: &Path) -> Res<u64> {
+    /// Resolves a union path from the root, pinning each directory on the
+    /// way (into `pins`): the path need not be one the kernel holds (the
+    /// other name of a hard link being copied up, whose directory the
+    /// kernel may have forgotten, or be forgetting right now).
+    fn lookup_path<'a>(&'a self, path: &Path, pins: &mut Vec<Pin<'a>>) -> Res<u64> {
         let mut ino = ROOT_INO;
         for comp in path.iter() {
-            ino = self.child(ino, comp)?.ok_or(Errno::ENOENT)?;
+            let pin = self.pinned_child(ino, comp)?.ok_or(Errno::ENOENT)?;
+            ino = pin.ino();
+            pins.push(pin);
         }
         Ok(ino)
     }
@@ -504,7 +510,9 @@ impl UnionFs {
         if rel.as_os_str().is_empty() || self.stack.upper_path(rel).is_dir() {
             return Ok(());
         }
-        let ino = self.lookup_path(rel)?;
+        let mut pins = Vec::new();
+        let ino = self.lookup_path(rel, &mut pins)?;
+        // The pins go after the copy-up is recorded.
         self.copy_up(ino)
     }
 }

@@ -377,11 +377,30 @@ impl UnionFs {
             self.copy_up(ino)?;
         }
         let (dir, merged) = self.dir_of(parent)?;
-        self.remove_from_upper(&dir, &merged, name, &self.node(ino)?)?;
-        self.table().remove_alias(ino, &dir.join(name));
+        let node = self.node(ino)?;
+        let unknown = self.unknown_names_remain(&node);
+        self.remove_from_upper(&dir, &merged, name, &node)?;
+        self.table().remove_name(ino, &dir.join(name), unknown);
         self.listing_removed(parent, name);
         self.release_index_if_unused(ino);
         Ok(())
+    }
+
+    /// Whether the upper object of `node` keeps names the table does not
+    /// know once its only known name goes (an upper hard link whose other
+    /// names were not looked up, or whose nodes the kernel forgot): then
+    /// the node keeps its keys (`Table::remove_name`). One lstat, for the
+    /// last known name of an upper non-directory only.
+    pub(crate) fn unknown_names_remain(&self, node: &Node) -> bool {
+        node.layer == Layer::Upper
+            && !node.is_dir()
+            && node.index.is_none()
+            && node.aliases.len() == 1
+            && self
+                .stack
+                .upper_path(&node.src)
+                .symlink_metadata()
+                .is_ok_and(|m| m.nlink() >= 2)
     }
 
     pub fn rmdir(&self, parent: u64, name: &OsStr) -> Res<()> {

@@ -119,6 +119,10 @@ impl UnionFs {
                 self.copy_up(d)?;
             }
         }
+        let dst_unknown = match dst {
+            Some(d) => self.unknown_names_remain(&self.node(d)?),
+            None => false,
+        };
         self.copy_up_tree(src)?;
         self.ensure_upper_dir(&ddir)?;
         let supper = self.stack.upper_path(&spath);
@@ -155,7 +159,7 @@ impl UnionFs {
         }
         let mut t = self.table();
         if let Some(d) = dst {
-            t.remove_alias(d, &dpath);
+            t.remove_name(d, &dpath, dst_unknown);
         }
         t.rename_prefix(&spath, &dpath);
         drop(t);

@@ -4,6 +4,7 @@
 //! skip, without them.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod evict;
 pub mod sys;
 
 use std::ffi::OsStr;
