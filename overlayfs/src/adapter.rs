@@ -33,6 +33,8 @@ pub struct Adapter {
     want_io_uring: bool,
     /// Asked for (`Config::disable_acl` unset).
     want_acl: bool,
+    /// Asked for (`Config::dir_cache`).
+    want_dir_cache: bool,
     pt: Passthrough,
 }
 
@@ -56,8 +58,15 @@ impl Adapter {
             want_passthrough,
             want_io_uring,
             want_acl: false,
+            want_dir_cache: false,
             pt: Passthrough::new(),
         }
+    }
+
+    /// Lets the kernel keep directory listings (FOPEN_CACHE_DIR).
+    pub fn with_dir_cache(mut self, want: bool) -> Self {
+        self.want_dir_cache = want;
+        self
     }
 
     /// Asks the kernel to enforce and cache POSIX ACLs (FUSE_POSIX_ACL).
@@ -558,6 +567,11 @@ impl Filesystem for Adapter {
             // (`UnionFs::listing_changed_behind`). See docs/overlayfs.md.
             // Without FOPEN_KEEP_CACHE the open drops the cached listing
             // (when it is older than half the entry TTL: `UnionFs::opendir`).
+            // Off by default (`Config::dir_cache`): the kernel may append a
+            // reply computed before a change to a cache refilled after it.
+            Ok((fh, _)) if !self.want_dir_cache => {
+                reply.opened(FileHandle(fh), FopenFlags::empty())
+            }
             Ok((fh, keep)) => {
                 let mut flags = FopenFlags::FOPEN_CACHE_DIR;
                 if keep {

@@ -76,6 +76,15 @@ pub struct Config {
     /// with permission checks on mode bits only (mount program:
     /// `-o noacl`, as fuse-overlayfs). See docs/overlayfs.md.
     pub disable_acl: bool,
+    /// Let the kernel keep directory listings between readdirs and opens
+    /// (FOPEN_CACHE_DIR over strata's stable cookies; mount program:
+    /// `-o dircache=on`). A repeated `ls` of a big directory is then served
+    /// without a request, but the kernel's cache can take in a reply the
+    /// daemon computed before a change of the directory after the cache was
+    /// refilled (a name just removed listed again, seen under concurrent
+    /// listing, unlinks and inode eviction), so it is off by default. See
+    /// docs/overlayfs.md, "Listing cache".
+    pub dir_cache: bool,
 }
 
 /// Errors of setting up or tearing down a mount.

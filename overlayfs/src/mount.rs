@@ -74,7 +74,8 @@ fn session(config: &Config, mountpoint: &Path) -> Result<Served, Error> {
     fuse_config.clone_fd = true;
     let fs = Arc::new(fs);
     let adapter = Adapter::new(fs.clone(), !config.disable_passthrough, config.io_uring)
-        .with_acl(!config.disable_acl);
+        .with_acl(!config.disable_acl)
+        .with_dir_cache(config.dir_cache);
     let session = Session::new(adapter, &mnt, &fuse_config).map_err(|e| io_err(mountpoint, e))?;
     log_transport(&session, config);
     start_invalidator(&fs, session.notifier());

@@ -85,6 +85,9 @@ fn apply_option(args: &mut Args, opt: &str) -> Result<(), String> {
         ("io_uring", Some("on")) => args.config.io_uring = true,
         ("io_uring", Some("off")) => args.config.io_uring = false,
         ("io_uring", Some(v)) => return Err(format!("io_uring={v}: on or off")),
+        ("dircache", Some("on")) => args.config.dir_cache = true,
+        ("dircache", Some("off")) => args.config.dir_cache = false,
+        ("dircache", Some(v)) => return Err(format!("dircache={v}: on or off")),
         ("noacl", None) => args.config.disable_acl = true,
         ("acl", None) => args.config.disable_acl = false,
         ("fsname", Some(_)) => args.config.mount_options.push(opt.to_string()),
@@ -207,6 +210,24 @@ mod tests {
         let a = run(&["-o", "lowerdir=/a,io_uring=on,io_uring=off", "/m"]);
         assert!(!a.config.io_uring);
         assert!(parse(["-o", "lowerdir=/a,io_uring=yes", "/m"].map(OsString::from)).is_err());
+    }
+
+    #[test]
+    fn the_listing_cache_is_off_unless_asked_for() {
+        assert!(!run(&["-o", "lowerdir=/a", "/m"]).config.dir_cache);
+        assert!(
+            run(&["-o", "lowerdir=/a,dircache=on", "/m"])
+                .config
+                .dir_cache
+        );
+        assert!(
+            !run(&["-o", "lowerdir=/a,dircache=on,dircache=off", "/m"])
+                .config
+                .dir_cache
+        );
+        assert!(parse(["-o", "lowerdir=/a,dircache=yes", "/m"].map(OsString::from)).is_err());
+        let bare = run(&["-o", "lowerdir=/a,dircache", "/m"]);
+        assert!(!bare.config.dir_cache && !bare.warnings.is_empty());
     }
 
     #[test]

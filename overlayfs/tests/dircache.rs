@@ -1,5 +1,5 @@
 //! The kernel's directory-listing cache (FOPEN_CACHE_DIR, kept across
-//! opens) over stable readdir cookies: listings through several handles
+//! opens; `-o dircache=on`, off by default) over stable readdir cookies: listings through several handles
 //! join without a name twice, a cookie means the same position for every
 //! open (seekdir), and a cached listing follows every change, also those
 //! the kernel cannot see itself (a copy-up, a moved directory's `..`).
@@ -47,6 +47,34 @@ fn assert_lists(u: &Union, rel: &str, want: &[&str]) {
     }
 }
 
+/// A mount with the kernel's listing cache on (`-o dircache=on`).
+fn mount_cached(l: Layers) -> Union {
+    let config = overlayfs::Config {
+        dir_cache: true,
+        ..l.config()
+    };
+    l.mount_config(config)
+}
+
+/// By default the kernel keeps no listing: a file put straight into the
+/// upper layer, with the directory's mtime set back, shows at the next
+/// listing (every listing asks the daemon).
+#[test]
+fn without_dircache_every_listing_asks_the_daemon() {
+    let l = layers(1);
+    l.file(0, "d/low", "l");
+    fs::create_dir(l.upper("d")).unwrap();
+    let u = l.mount();
+    assert_eq!(u.ls("d"), ["low"]);
+    let mtime = fs::metadata(u.upper("d")).unwrap().modified().unwrap();
+    fs::write(u.upper("d/sneaked"), "s").unwrap();
+    fs::File::open(u.upper("d"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(u.ls("d"), ["low", "sneaked"]);
+}
+
 /// A second listing is served by the kernel: a file put straight into the
 /// upper layer (behind the mount's back, where overlayfs leaves the
 /// result undefined), with the directory's mtime set back, does not show
@@ -58,7 +86,7 @@ fn listings_are_cached_by_the_kernel_until_the_directory_changes() {
     let l = layers(1);
     l.file(0, "d/low", "l");
     fs::create_dir(l.upper("d")).unwrap();
-    let u = l.mount();
+    let u = mount_cached(l);
     assert_eq!(u.ls("d"), ["low"]);
     let mtime = fs::metadata(u.upper("d")).unwrap().modified().unwrap();
     fs::write(u.upper("d/sneaked"), "s").unwrap();
@@ -82,7 +110,7 @@ fn concurrent_listings_show_every_lasting_name_once() {
     for i in 0..KEEP {
         l.file(0, &format!("d/keep{i:03}"), "");
     }
-    let u = l.mount();
+    let u = mount_cached(l);
     let dir = u.m("d");
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -135,7 +163,7 @@ fn seekdir_to_a_position_of_another_open() {
     for i in 0..400 {
         l.file(i % 2, &format!("d/f{i:03}"), "");
     }
-    let u = l.mount();
+    let u = mount_cached(l);
     let dir = u.m("d");
     let first = common::sys::tell_all(&dir);
     assert_eq!(first.len(), 402);
@@ -181,7 +209,7 @@ fn cached_listings_follow_moves_copy_ups_whiteouts_and_opaque_dirs() {
     l.file(0, "b/z", "z");
     l.file(1, "c/p", "p");
     l.file(0, "c/q", "q");
-    let u = l.mount();
+    let u = mount_cached(l);
     assert_lists(&u, "a", &["x", "y"]);
     assert_lists(&u, "b", &["z"]);
     // Rename out of one directory into another.
@@ -238,7 +266,7 @@ fn deleting_while_reading_sees_every_name_once() {
     for i in 0..1500 {
         l.file(i % 2, &format!("d/low{i:04}"), "");
     }
-    let u = l.mount();
+    let u = mount_cached(l);
     for i in 0..300 {
         fs::write(u.m(&format!("d/up{i:03}")), "").unwrap();
     }
