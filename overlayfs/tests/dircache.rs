@@ -56,6 +56,18 @@ fn mount_cached(l: Layers) -> Union {
     l.mount_config(config)
 }
 
+/// Puts `d/sneaked` straight into the upper layer, behind the mount's back
+/// (undefined for overlayfs), and sets `d`'s mtime back, so that only a
+/// listing that asks the daemon shows it.
+fn sneak_into_upper(u: &Union) {
+    let mtime = fs::metadata(u.upper("d")).unwrap().modified().unwrap();
+    fs::write(u.upper("d/sneaked"), "s").unwrap();
+    fs::File::open(u.upper("d"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
 /// By default the kernel keeps no listing: a file put straight into the
 /// upper layer, with the directory's mtime set back, shows at the next
 /// listing (every listing asks the daemon).
@@ -66,12 +78,7 @@ fn without_dircache_every_listing_asks_the_daemon() {
     fs::create_dir(l.upper("d")).unwrap();
     let u = l.mount();
     assert_eq!(u.ls("d"), ["low"]);
-    let mtime = fs::metadata(u.upper("d")).unwrap().modified().unwrap();
-    fs::write(u.upper("d/sneaked"), "s").unwrap();
-    fs::File::open(u.upper("d"))
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    sneak_into_upper(&u);
     assert_eq!(u.ls("d"), ["low", "sneaked"]);
 }
 
@@ -88,12 +95,7 @@ fn listings_are_cached_by_the_kernel_until_the_directory_changes() {
     fs::create_dir(l.upper("d")).unwrap();
     let u = mount_cached(l);
     assert_eq!(u.ls("d"), ["low"]);
-    let mtime = fs::metadata(u.upper("d")).unwrap().modified().unwrap();
-    fs::write(u.upper("d/sneaked"), "s").unwrap();
-    fs::File::open(u.upper("d"))
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    sneak_into_upper(&u);
     assert_eq!(u.ls("d"), ["low"], "second listing not from the cache");
     fs::write(u.m("d/new"), "n").unwrap();
     assert_eq!(u.ls("d"), ["low", "new", "sneaked"]);
