@@ -113,12 +113,13 @@ fn default_threads() -> usize {
         .clamp(2, 8)
 }
 
-/// Housekeeping thread: forwards attribute invalidations from the core to
-/// the kernel (a notification must never be sent from inside a request
-/// handler, where the kernel may hold the inode's lock), and hands freed
-/// memory back to the system once things are quiet (`Chore::Trim`; it is
-/// done after a quiet moment, so a burst of FORGETs ends in one trim). It holds the core weakly and ends when the
-/// core (and its sender) is dropped with the session.
+/// Housekeeping thread: forwards invalidations of attributes and listings
+/// from the core to the kernel (a notification must never be sent from
+/// inside a request handler, where the kernel may hold the inode's lock),
+/// and hands freed memory back to the system once things are quiet
+/// (`Chore::Trim`; it is done after a quiet moment, so a burst of FORGETs
+/// ends in one trim). It holds the core weakly and ends when the core (and
+/// its sender) is dropped with the session.
 fn start_invalidator(fs: &Arc<UnionFs>, notifier: fuser::Notifier) {
     use std::sync::mpsc::RecvTimeoutError;
     const QUIET: std::time::Duration = std::time::Duration::from_millis(200);

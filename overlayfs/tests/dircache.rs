@@ -1,8 +1,9 @@
 //! The kernel's directory-listing cache (FOPEN_CACHE_DIR, kept across
-//! opens; `-o dircache=on`, off by default) over stable readdir cookies: listings through several handles
-//! join without a name twice, a cookie means the same position for every
-//! open (seekdir), and a cached listing follows every change, also those
-//! the kernel cannot see itself (a copy-up, a moved directory's `..`).
+//! opens; `-o dircache=on`, off by default) over stable readdir cookies:
+//! listings through several handles join without a name twice, a cookie
+//! means the same position for every open (seekdir), and a cached listing
+//! follows every change, also those the kernel cannot see itself (a
+//! copy-up, a moved directory's `..`).
 //! Integration tests: root + /dev/fuse.
 #![allow(clippy::unwrap_used)]
 
