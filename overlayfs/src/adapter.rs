@@ -14,7 +14,7 @@ use fuser::{
     ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::fs::{Creds, NewObject, SetAttr, UnionFs, without_suidgid};
+use crate::fs::{Creds, ListingCache, NewObject, SetAttr, UnionFs, without_suidgid};
 use crate::passthrough::{Passthrough, Reply};
 
 /// Entry and attribute cache lifetime, also for negative entries. The
@@ -33,8 +33,6 @@ pub struct Adapter {
     want_io_uring: bool,
     /// Asked for (`Config::disable_acl` unset).
     want_acl: bool,
-    /// Asked for (`Config::dir_cache`).
-    want_dir_cache: bool,
     pt: Passthrough,
 }
 
@@ -58,15 +56,8 @@ impl Adapter {
             want_passthrough,
             want_io_uring,
             want_acl: false,
-            want_dir_cache: false,
             pt: Passthrough::new(),
         }
-    }
-
-    /// Lets the kernel keep directory listings (FOPEN_CACHE_DIR).
-    pub fn with_dir_cache(mut self, want: bool) -> Self {
-        self.want_dir_cache = want;
-        self
     }
 
     /// Asks the kernel to enforce and cache POSIX ACLs (FUSE_POSIX_ACL).
@@ -569,14 +560,14 @@ impl Filesystem for Adapter {
             // (when it is older than half the entry TTL: `UnionFs::opendir`).
             // Off by default (`Config::dir_cache`): the kernel may append a
             // reply computed before a change to a cache refilled after it.
-            Ok((fh, _)) if !self.want_dir_cache => {
-                reply.opened(FileHandle(fh), FopenFlags::empty())
-            }
-            Ok((fh, keep)) => {
-                let mut flags = FopenFlags::FOPEN_CACHE_DIR;
-                if keep {
-                    flags |= FopenFlags::FOPEN_KEEP_CACHE;
-                }
+            Ok((fh, cache)) => {
+                let flags = match cache {
+                    ListingCache::Off => FopenFlags::empty(),
+                    ListingCache::Fill => FopenFlags::FOPEN_CACHE_DIR,
+                    ListingCache::Keep => {
+                        FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
+                    }
+                };
                 reply.opened(FileHandle(fh), flags)
             }
             Err(e) => reply.error(e),

@@ -42,8 +42,9 @@ fn session(config: &Config, mountpoint: &Path) -> Result<Served, Error> {
     let (stack, mnt) = validate(config, mountpoint)?;
     crate::sys::tune_allocator();
     let read_only = stack.upper.is_none();
-    let fs = UnionFs::new(stack)
+    let mut fs = UnionFs::new(stack)
         .map_err(|e| io_err(config.workdir.as_deref().unwrap_or(Path::new("/")), e))?;
+    fs.set_dir_cache(config.dir_cache);
     let mut opts = vec![
         MountOption::DefaultPermissions,
         MountOption::Dev,
@@ -74,8 +75,7 @@ fn session(config: &Config, mountpoint: &Path) -> Result<Served, Error> {
     fuse_config.clone_fd = true;
     let fs = Arc::new(fs);
     let adapter = Adapter::new(fs.clone(), !config.disable_passthrough, config.io_uring)
-        .with_acl(!config.disable_acl)
-        .with_dir_cache(config.dir_cache);
+        .with_acl(!config.disable_acl);
     let session = Session::new(adapter, &mnt, &fuse_config).map_err(|e| io_err(mountpoint, e))?;
     log_transport(&session, config);
     start_invalidator(&fs, session.notifier());

@@ -15,6 +15,18 @@ use crate::handles::OpenDir;
 use crate::layers::{Found, Layer};
 use crate::readdir::{self, Entry, Listing, Merged};
 
+/// What the kernel may do with a directory's listing (FOPEN_CACHE_DIR,
+/// FOPEN_KEEP_CACHE), decided at opendir.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingCache {
+    /// The listing cache is off (`Config::dir_cache`): every listing asks.
+    Off,
+    /// Cache what this open lists; drop what was cached before.
+    Fill,
+    /// Keep serving the listing cached earlier.
+    Keep,
+}
+
 /// A listing this long leaves enough freed memory behind to be worth
 /// handing back to the system.
 const BIG_LISTING: usize = 4096;
@@ -86,28 +98,31 @@ impl UnionFs {
         Ok(entries)
     }
 
-    /// Opens directory `ino`: its handle, and whether the kernel may keep
-    /// serving the listing it cached (FOPEN_KEEP_CACHE): only if that
-    /// listing began less than `max_age` ago. A cached listing carries no
-    /// attributes, so once the entries it brought (READDIRPLUS) expire in
-    /// the kernel, a `find` or `ls -l` over it would cost one LOOKUP per
-    /// entry; dropping it instead lists with attributes again.
-    pub fn opendir(&self, ino: u64, max_age: Duration) -> Res<(u64, bool)> {
+    /// Opens directory `ino`: its handle, and what the kernel may do with
+    /// its listing (`ListingCache`). It may keep serving the listing it
+    /// cached only if that listing began less than `max_age` ago. A cached
+    /// listing carries no attributes, so once the entries it brought
+    /// (READDIRPLUS) expire in the kernel, a `find` or `ls -l` over it
+    /// would cost one LOOKUP per entry; dropping it instead lists with
+    /// attributes again.
+    pub fn opendir(&self, ino: u64, max_age: Duration) -> Res<(u64, ListingCache)> {
         self.dir_of(ino)?;
-        let keep = {
+        let cache = if !self.dir_cache {
+            ListingCache::Off
+        } else {
             let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
             match listed.get(&ino) {
-                Some(t) if t.elapsed() < max_age => true,
+                Some(t) if t.elapsed() < max_age => ListingCache::Keep,
                 Some(_) => {
                     listed.remove(&ino);
-                    false
+                    ListingCache::Fill
                 }
-                None => false,
+                None => ListingCache::Fill,
             }
         };
         // The snapshot is taken by the first readdir (a listing served
         // from the kernel's cache never asks for one).
-        Ok((self.dirs.insert(OpenDir::new(ino)), keep))
+        Ok((self.dirs.insert(OpenDir::new(ino)), cache))
     }
 
     /// The kernel begins a listing of `ino` (and so its cached one).
@@ -142,7 +157,7 @@ impl UnionFs {
         let mut entries = dir.entries.lock().unwrap_or_else(|p| p.into_inner());
         // Cleared before the snapshot: a change made while it is taken
         // marks it stale again.
-        if offset == 0 {
+        if offset == 0 && self.dir_cache {
             self.note_listed(dir.ino);
         }
         if dir.stale.swap(false, Ordering::AcqRel) || offset == 0 {
@@ -225,10 +240,13 @@ impl UnionFs {
 
     /// As `listing_changed`, for a change the kernel does not see as one
     /// of directory `ino` (the `..` of a directory moved to another
-    /// parent): its cached listing is dropped too.
+    /// parent): its cached listing, if the kernel keeps listings, is
+    /// dropped too.
     pub(crate) fn listing_changed_behind(&self, ino: u64) {
         self.listing_changed(ino);
-        self.listing_invalid(ino);
+        if self.dir_cache {
+            self.listing_invalid(ino);
+        }
     }
 
     /// `lookup` of an entry of directory `parent`'s listing (readdirplus).

@@ -46,6 +46,7 @@ use memory::Pin;
 
 pub use attr::SetAttr;
 pub(crate) use attr::without_suidgid;
+pub use dir::ListingCache;
 pub use namespace::NewObject;
 
 pub type Res<T> = Result<T, Errno>;
@@ -178,6 +179,8 @@ pub struct UnionFs {
     lower_absent: absent::LowerAbsent,
     /// The inode every whiteout made here links to (`whiteout.rs`).
     whiteout: whiteout::SharedWhiteout,
+    /// The kernel may keep listings (`Config::dir_cache`, `dir.rs`).
+    dir_cache: bool,
     /// When the kernel last began a listing of a directory (`dir.rs`).
     pub(crate) listed: Mutex<std::collections::HashMap<u64, std::time::Instant>>,
 }
@@ -218,8 +221,14 @@ impl UnionFs {
             trim: AtomicBool::new(false),
             lower_absent: Default::default(),
             whiteout,
+            dir_cache: false,
             listed: Default::default(),
         })
+    }
+
+    /// Lets the kernel keep directory listings (`Config::dir_cache`).
+    pub fn set_dir_cache(&mut self, on: bool) {
+        self.dir_cache = on;
     }
 
     /// Where to send the inodes whose cached attributes must be dropped.

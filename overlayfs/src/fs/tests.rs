@@ -246,23 +246,31 @@ fn a_cookie_of_one_handle_continues_in_another_and_changes_show() {
 
 #[test]
 fn the_kernel_keeps_a_cached_listing_only_while_it_is_young() {
+    use super::ListingCache::{Fill, Keep, Off};
     use std::time::Duration;
     let t = tempfile::tempdir().unwrap();
-    let fs = union(&t);
+    let mut fs = union(&t);
     let hour = Duration::from_secs(3600);
-    // Never listed: nothing to keep.
-    let (fh, keep) = fs.opendir(ROOT_INO, hour).unwrap();
-    assert!(!keep);
+    // The listing cache is off by default: never kept, whatever was listed.
+    let (fh, cache) = fs.opendir(ROOT_INO, hour).unwrap();
+    assert_eq!(cache, Off);
     list_from(&fs, fh, 0);
     fs.releasedir(fh);
-    let (fh, keep) = fs.opendir(ROOT_INO, hour).unwrap();
-    assert!(keep, "listed just now");
+    assert_eq!(fs.opendir(ROOT_INO, hour).unwrap().1, Off);
+    fs.set_dir_cache(true);
+    // Never listed with the cache on: nothing to keep.
+    let (fh, cache) = fs.opendir(ROOT_INO, hour).unwrap();
+    assert_eq!(cache, Fill);
+    list_from(&fs, fh, 0);
     fs.releasedir(fh);
-    let (fh, keep) = fs.opendir(ROOT_INO, Duration::ZERO).unwrap();
-    assert!(!keep, "older than the limit");
+    let (fh, cache) = fs.opendir(ROOT_INO, hour).unwrap();
+    assert_eq!(cache, Keep, "listed just now");
     fs.releasedir(fh);
-    let (fh, keep) = fs.opendir(ROOT_INO, hour).unwrap();
-    assert!(!keep, "dropped by the open before, not listed since");
+    let (fh, cache) = fs.opendir(ROOT_INO, Duration::ZERO).unwrap();
+    assert_eq!(cache, Fill, "older than the limit");
+    fs.releasedir(fh);
+    let (fh, cache) = fs.opendir(ROOT_INO, hour).unwrap();
+    assert_eq!(cache, Fill, "dropped by the open before, not listed since");
     fs.releasedir(fh);
 }
 
